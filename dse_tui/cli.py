@@ -1,0 +1,282 @@
+"""`dse` command line. No arguments opens the TUI.
+
+Contract for scripts: every command takes --json; exit 0 on success, 1 when
+it ran and the answer is no (spec failed, nothing found, run failed), 2 on bad
+input with a one-line error and no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any, Callable
+
+from dse_tui import __version__
+
+EXIT_OK, EXIT_NO, EXIT_BAD = 0, 1, 2
+
+
+class UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, not usage + traceback
+        raise UsageError(f"{message} (see `{self.prog} --help`)")
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="print machine-readable JSON")
+    parser.add_argument("--home", default=argparse.SUPPRESS, help="data directory (default: $DSE_HOME or the XDG data dir)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="dse", description="Digital Synthetic Evolution: tested Python code from behaviour specs.")
+    parser.add_argument("--version", action="version", version=f"dse {__version__}")
+    parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    parser.add_argument("--home", help="data directory (default: $DSE_HOME or the XDG data dir)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    p = sub.add_parser("add", help="test code against its spec in the sandbox and store it if it passes")
+    p.add_argument("code", metavar="CODE.py")
+    p.add_argument("--spec", required=True, metavar="SPEC.yaml")
+    p.add_argument("--name", help="artifact name (default: the spec's function)")
+    p.add_argument("--tags", default="", help="comma-separated tags")
+    _common(p)
+
+    p = sub.add_parser("find", help="find tested artifacts by meaning")
+    p.add_argument("query")
+    p.add_argument("--min-quality", type=float, default=0.0, metavar="Q")
+    p.add_argument("--limit", type=int, default=5, metavar="K")
+    p.add_argument("--type", choices=["FUNCTION", "WORKFLOW", "TOOL", "TEST"])
+    p.add_argument("--tags", default="", help="comma-separated tags that must all be present")
+    _common(p)
+
+    p = sub.add_parser("run", help="run an artifact in the sandbox on JSON keyword arguments")
+    p.add_argument("ref", metavar="NAME_OR_ID")
+    p.add_argument("--input", default="{}", help='keyword arguments as a JSON object, e.g. \'{"items": [3, 1]}\'')
+    _common(p)
+
+    p = sub.add_parser("list", help="list stored artifacts")
+    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--offset", type=int, default=0)
+    p.add_argument("--order", choices=["quality", "recent", "name", "usage"], default="name")
+    _common(p)
+
+    p = sub.add_parser("show", help="show one artifact: code, spec, test results, lineage")
+    p.add_argument("ref", metavar="NAME_OR_ID")
+    _common(p)
+
+    p = sub.add_parser("doctor", help="which sandbox, embedder, LLM tiers and store are in use")
+    _common(p)
+    return parser
+
+
+def _print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+
+
+def _console():
+    from rich.console import Console
+
+    return Console(highlight=False)
+
+
+def _open_engine(args: argparse.Namespace, *, starter: bool = True):
+    from dse_tui.engine.core import Engine
+
+    engine = Engine(args.home)
+    if starter:
+        def progress(event) -> None:
+            if sys.stderr.isatty():
+                sys.stderr.write(f"\rimporting starter library {event.done}/{event.total} ")
+                sys.stderr.flush()
+
+        if engine.ensure_starter_library(progress) and sys.stderr.isatty():
+            sys.stderr.write("\n")
+    return engine
+
+
+def _tags(text: str) -> list[str]:
+    return [t.strip() for t in text.split(",") if t.strip()]
+
+
+def cmd_add(args: argparse.Namespace) -> int:
+    from dse_tui.engine.errors import SpecFailed
+
+    engine = _open_engine(args)
+    try:
+        artifact = engine.add_files(args.code, args.spec, name=args.name, tags=_tags(args.tags))
+    except SpecFailed as exc:
+        failures = [c for c in exc.test_results["checks"] if not c["passed"]]
+        if args.json:
+            _print_json({"stored": False, "error": str(exc).splitlines()[0], "failures": failures, "test_results": exc.test_results})
+        else:
+            console = _console()
+            console.print(f"[red]not stored[/]: {str(exc).splitlines()[0]}")
+            for f in failures:
+                console.print(f"  [red]✗[/] {f['name']}: {f['message']}")
+            if exc.test_results.get("error") and not failures:
+                console.print(f"  {exc.test_results['error']}")
+        return EXIT_NO
+    if args.json:
+        _print_json(artifact.to_dict())
+    else:
+        r = artifact.test_results
+        _console().print(
+            f"[green]stored[/] {artifact.name} v{artifact.version} ({artifact.id[:12]}) "
+            f"quality {artifact.quality_score:.2f} = 0.4·pass {r['pass_rate']:.2f} + 0.3·coverage {r['coverage']:.2f} "
+            f"+ 0.2·performance {r['performance_score']:.2f} + 0.1·robustness {r['robustness_score']:.2f}"
+        )
+    return EXIT_OK
+
+
+def cmd_find(args: argparse.Namespace) -> int:
+    engine = _open_engine(args)
+    matches = engine.find_similar(args.query, min_quality=args.min_quality, limit=args.limit, type=args.type, tags=_tags(args.tags) or None)
+    if args.json:
+        _print_json([m.to_dict() for m in matches])
+    else:
+        from rich.table import Table
+
+        table = Table("similarity", "quality", "name", "description", "id")
+        for m in matches:
+            a = m.artifact
+            table.add_row(f"{m.similarity:.3f}", f"{a.quality_score:.2f}", a.name, a.description[:60], a.id[:12])
+        _console().print(table if matches else "nothing found")
+    return EXIT_OK if matches else EXIT_NO
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from dse_tui.engine.errors import BadInput
+
+    try:
+        inputs = json.loads(args.input)
+    except json.JSONDecodeError as exc:
+        raise BadInput(f"--input is not valid JSON: {exc.msg} at column {exc.colno}") from None
+    if not isinstance(inputs, dict):
+        raise BadInput('--input must be a JSON object of keyword arguments, e.g. {"items": [3, 1]}')
+    engine = _open_engine(args)
+    outcome = engine.run(args.ref, inputs)
+    if args.json:
+        _print_json(outcome.to_dict())
+    else:
+        console = _console()
+        if outcome.success:
+            console.print(outcome.call.repr)
+            console.print(f"[dim]{outcome.call.execution_time_ms:.2f} ms in the function, {outcome.call.wall_ms:.1f} ms sandboxed, {outcome.call.memory_mb:.1f} MB[/]")
+        else:
+            console.print(f"[red]failed[/]: {outcome.call.error}")
+    return EXIT_OK if outcome.success else EXIT_NO
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from dse_tui.engine.core import summary
+    from dse_tui.engine.errors import BadInput
+
+    if args.limit < 1 or args.offset < 0:
+        raise BadInput("--limit must be at least 1 and --offset at least 0")
+    engine = _open_engine(args)
+    artifacts = engine.list_artifacts(offset=args.offset, limit=args.limit, order=args.order)
+    if args.json:
+        _print_json([summary(a) for a in artifacts])
+    else:
+        from rich.table import Table
+
+        table = Table("name", "quality", "uses", "type", "description", "id", title=f"{engine.count_artifacts()} artifacts")
+        for a in artifacts:
+            table.add_row(a.name, f"{a.quality_score:.2f}", str(a.usage_count), a.type.value, a.description[:50], a.id[:12])
+        _console().print(table)
+    return EXIT_OK if artifacts else EXIT_NO
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    engine = _open_engine(args)
+    artifact = engine.resolve(args.ref)
+    lineage = engine.store.lineage(artifact.id)
+    if args.json:
+        _print_json({**artifact.to_dict(), "lineage": [a.id for a in lineage]})
+        return EXIT_OK
+    from rich.syntax import Syntax
+
+    console = _console()
+    console.print(f"[bold]{artifact.name}[/] v{artifact.version}  {artifact.id}  quality {artifact.quality_score:.2f}  used {artifact.usage_count}×")
+    console.print(artifact.description)
+    console.print(Syntax(artifact.content, "python", theme="ansi_dark", line_numbers=True))
+    console.print(Syntax(artifact.spec, "yaml", theme="ansi_dark"))
+    for check in artifact.test_results.get("checks", []):
+        console.print(f"  {'[green]✓[/]' if check['passed'] else '[red]✗[/]'} {check['name']}")
+    if len(lineage) > 1:
+        console.print("lineage: " + " → ".join(f"{a.name} v{a.version}" for a in lineage))
+    return EXIT_OK
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    engine = _open_engine(args, starter=False)
+    report = engine.doctor()
+    if args.json:
+        _print_json(report)
+    else:
+        console = _console()
+        sb = report["sandbox"]
+        console.print(f"sandbox   {sb.get('selected')} ({sb.get('strength')}): {sb.get('description', '')}")
+        if sb.get("warning"):
+            console.print(f"[bold red]WARNING[/] {sb['warning']}")
+        em = report["embedder"]
+        console.print(f"embedder  {em.get('name', em.get('error'))} ({em.get('dim', '?')} dims)")
+        st = report["store"]
+        console.print(f"store     {st['path']} — {st.get('count', '?')} artifacts, {st.get('size_bytes', 0) / 1e6:.1f} MB")
+        for tier in report["llm"].get("tiers", []):
+            state = "[green]available[/]" if tier["available"] else f"[yellow]unavailable[/]: {tier['reason']}"
+            console.print(f"llm tier  {tier['name']:<11} {tier['provider']}/{tier['model']} — {state}")
+        if report["llm"].get("error"):
+            console.print(f"llm       {report['llm']['error']}")
+    return EXIT_OK
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "add": cmd_add,
+    "find": cmd_find,
+    "run": cmd_run,
+    "list": cmd_list,
+    "show": cmd_show,
+    "doctor": cmd_doctor,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    from dse_tui.engine.errors import BadInput, DSEError, NotFound
+
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except UsageError as exc:
+        sys.stderr.write(f"dse: error: {exc}\n")
+        return EXIT_BAD
+    if args.command is None:
+        from dse_tui.app import run_app
+
+        return run_app(home=args.home)
+    try:
+        return COMMANDS[args.command](args)
+    except BadInput as exc:
+        return _fail(args, str(exc), EXIT_BAD)
+    except NotFound as exc:
+        return _fail(args, str(exc), EXIT_NO)
+    except DSEError as exc:
+        return _fail(args, str(exc), EXIT_NO)
+    except KeyboardInterrupt:
+        return 130
+
+
+def _fail(args: argparse.Namespace, message: str, code: int) -> int:
+    line = " ".join(message.split())  # errors are one line, always
+    if args.json:
+        _print_json({"error": line})
+    sys.stderr.write(f"dse: error: {line}\n")
+    return code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

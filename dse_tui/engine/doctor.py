@@ -1,0 +1,81 @@
+"""`dse doctor`: what this installation uses, and plainly what it lacks."""
+
+from __future__ import annotations
+
+import platform
+import sys
+from typing import TYPE_CHECKING, Any
+
+from dse_tui.engine.sandbox import available_sandboxes, select_sandbox
+
+if TYPE_CHECKING:
+    from dse_tui.engine.core import Engine
+
+
+def _sandbox_section() -> dict[str, Any]:
+    try:
+        chosen = select_sandbox()
+    except Exception as exc:  # noqa: BLE001 - doctor reports every failure instead of raising
+        return {"selected": None, "ok": False, "warning": f"no sandbox available: {exc}", "available": []}
+    section: dict[str, Any] = {
+        "selected": chosen.name,
+        "strength": chosen.strength,
+        "description": chosen.describe(),
+        "available": [{"name": s.name, "strength": s.strength, "description": s.describe()} for s in available_sandboxes()],
+        "ok": chosen.strength == "strong",
+    }
+    if chosen.strength != "strong":
+        section["warning"] = (
+            "untrusted code runs with WEAK isolation: " + chosen.describe()
+            if chosen.strength == "weak"
+            else "untrusted code runs WITHOUT isolation: " + chosen.describe()
+        )
+    return section
+
+
+def _embedder_section(engine: Engine) -> dict[str, Any]:
+    try:
+        embedder = engine.embedder
+        return {"ok": True, "name": embedder.name, "dim": embedder.dim, "model_path": str(getattr(embedder, "model_dir", ""))}
+    except Exception as exc:  # noqa: BLE001
+        return {"ok": False, "error": str(exc)}
+
+
+def _store_section(engine: Engine) -> dict[str, Any]:
+    stats = engine.store.stats()
+    return {"ok": True, "path": str(engine.store.path), **stats}
+
+
+def _tiers_section() -> dict[str, Any]:
+    try:
+        from dse_tui.engine.providers import load_ladder, make_provider
+    except ImportError as exc:
+        return {"ok": False, "error": f"providers unavailable: {exc}", "tiers": []}
+    tiers = []
+    try:
+        ladder = load_ladder()
+    except Exception as exc:  # noqa: BLE001
+        return {"ok": False, "error": str(exc), "tiers": []}
+    for tier in ladder:
+        try:
+            ok, reason = make_provider(tier.provider).available(tier.model) if _takes_model(tier) else make_provider(tier.provider).available()
+        except Exception as exc:  # noqa: BLE001
+            ok, reason = False, str(exc)
+        tiers.append({"name": tier.name, "provider": tier.provider, "model": tier.model, "available": ok, "reason": reason})
+    return {"ok": any(t["available"] for t in tiers), "tiers": tiers}
+
+
+def _takes_model(tier: Any) -> bool:
+    return False
+
+
+def report(engine: Engine) -> dict[str, Any]:
+    return {
+        "python": sys.version.split()[0],
+        "platform": f"{platform.system()} {platform.machine()}",
+        "home": str(engine.home),
+        "sandbox": _sandbox_section(),
+        "embedder": _embedder_section(engine),
+        "store": _store_section(engine),
+        "llm": _tiers_section(),
+    }

@@ -1,0 +1,76 @@
+"""Plain events the engine publishes; screens turn them into Textual messages."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+
+@dataclass(frozen=True)
+class Event:
+    pass
+
+
+@dataclass(frozen=True)
+class ArtifactStored(Event):
+    artifact_id: str
+    name: str
+    quality_score: float
+
+
+@dataclass(frozen=True)
+class ArtifactRan(Event):
+    artifact_id: str
+    success: bool
+    execution_time_ms: float
+
+
+@dataclass(frozen=True)
+class CheckFinished(Event):
+    name: str
+    passed: bool
+    message: str | None
+
+
+@dataclass(frozen=True)
+class Progress(Event):
+    task: str
+    done: int
+    total: int
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Notice(Event):
+    text: str
+    severity: str = "information"
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+Listener = Callable[[Event], None]
+
+
+class EventBus:
+    """Synchronous fan-out; listeners must be quick and thread-safe (e.g. post a message)."""
+
+    def __init__(self) -> None:
+        self._listeners: list[Listener] = []
+        self._lock = threading.Lock()
+
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        with self._lock:
+            self._listeners.append(listener)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if listener in self._listeners:
+                    self._listeners.remove(listener)
+
+        return unsubscribe
+
+    def publish(self, event: Event) -> None:
+        with self._lock:
+            listeners = list(self._listeners)
+        for listener in listeners:
+            listener(event)

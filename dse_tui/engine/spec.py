@@ -1,0 +1,278 @@
+"""Behaviour specs: the paper's tool-level BDD, as YAML.
+
+A spec names the entry function, describes the task and lists behaviours
+(`given` keyword arguments, `then` expectations), with optional plain-Python
+asserts in `tests`. Parsing is strict: an unknown key or a malformed value is a
+SpecError naming the file, line and column — never a silent pass.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from dse_tui.engine.errors import SpecError
+
+MAX_DESCRIPTION_CHARS = 10_000
+
+TOP_KEYS = {"function", "description", "behaviors", "tests", "tags", "name", "type"}
+BEHAVIOR_KEYS = {"behavior", "given", "then", "probe"}
+THEN_KEYS = {
+    "result_equals",
+    "result_contains",
+    "result_type",
+    "raises",
+    "execution_time",
+    "confidence",
+    "line_count",
+}
+RESULT_TYPES = {"str", "int", "float", "bool", "list", "dict", "tuple", "set", "NoneType", "bytes"}
+
+_TIME_RE = re.compile(r"^\s*(<=?)\s*(\d+(?:\.\d+)?)\s*(ms|s)\s*$")
+_CMP_RE = re.compile(r"^\s*(>=|<=|>|<|==)\s*(-?\d+(?:\.\d+)?)\s*$")
+_IDENT_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# Behaviour names that announce an edge-case or error probe (counted for robustness).
+_PROBE_RE = re.compile(
+    r"^(rejects|handles|edge)\b|\b(empty|none|null|invalid|negative|zero|unicode|huge|large|malformed|missing|overflow|boundary)\b",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    op: str
+    value: float
+
+    def holds(self, actual: float) -> bool:
+        return {
+            ">=": actual >= self.value,
+            "<=": actual <= self.value,
+            ">": actual > self.value,
+            "<": actual < self.value,
+            "==": actual == self.value,
+        }[self.op]
+
+    def __str__(self) -> str:
+        return f"{self.op} {self.value:g}"
+
+
+@dataclass
+class Behavior:
+    name: str
+    given: dict[str, Any]
+    then: dict[str, Any]
+    probe: bool  # an edge-case / error probe, counted in the robustness score
+    line: int
+
+    @property
+    def time_limit_ms(self) -> float | None:
+        limit = self.then.get("execution_time")
+        return limit.value if isinstance(limit, Comparison) else None
+
+    def to_payload(self) -> dict[str, Any]:
+        """The JSON-safe form the sandbox harness evaluates."""
+        then = {k: ({"op": v.op, "value": v.value} if isinstance(v, Comparison) else v) for k, v in self.then.items()}
+        return {"name": self.name, "given": self.given, "then": then}
+
+
+@dataclass
+class Spec:
+    function: str
+    description: str
+    behaviors: list[Behavior]
+    tests: str | None = None
+    tags: list[str] = field(default_factory=list)
+    name: str | None = None
+    type: str = "FUNCTION"
+    source: str = ""  # the YAML text as given
+    origin: str = "<spec>"
+
+    @property
+    def check_count(self) -> int:
+        return len(self.behaviors) + (1 if self.tests else 0)
+
+
+def load_spec_file(path: str) -> Spec:
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read()
+    except OSError as exc:
+        raise SpecError(f"{path}: cannot read spec: {exc.strerror or exc}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SpecError(f"{path}: spec is not UTF-8 text (byte {exc.start})") from None
+    return parse_spec(text, origin=path)
+
+
+def parse_spec(text: str, origin: str = "<spec>") -> Spec:
+    """Parse and validate a spec; every error names `origin` and a line."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise SpecError(f"{origin}: {where}malformed YAML: {problem}") from None
+    return _Validator(origin, root).spec(data, text)
+
+
+class _Validator:
+    def __init__(self, origin: str, root: yaml.Node | None):
+        self.origin = origin
+        self.root = root
+
+    def fail(self, path: tuple, message: str) -> SpecError:
+        node = self._node_at(path)
+        line = f"line {node.start_mark.line + 1}: " if node is not None else ""
+        where = ".".join(str(p) for p in path) or "top level"
+        return SpecError(f"{self.origin}: {line}{where}: {message}")
+
+    def _node_at(self, path: tuple) -> yaml.Node | None:
+        node = self.root
+        for part in path:
+            if isinstance(node, yaml.MappingNode):
+                match = next((v for k, v in node.value if k.value == part), None)
+                if match is None:
+                    match = next((k for k, _ in node.value if k.value == part), None)
+                    return match or node
+                node = match
+            elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+                node = node.value[part]
+            else:
+                return node
+        return node
+
+    def line_of(self, path: tuple) -> int:
+        node = self._node_at(path)
+        return node.start_mark.line + 1 if node is not None else 0
+
+    def spec(self, data: Any, text: str) -> Spec:
+        if not isinstance(data, dict):
+            raise self.fail((), "a spec must be a mapping with 'function', 'description' and 'behaviors'")
+        unknown = sorted(set(map(str, data)) - TOP_KEYS)
+        if unknown:
+            raise self.fail((unknown[0],), f"unknown key '{unknown[0]}' (allowed: {', '.join(sorted(TOP_KEYS))})")
+        function = data.get("function")
+        if not isinstance(function, str) or not _IDENT_RE.match(function):
+            raise self.fail(("function",), "'function' must name the entry function, e.g. function: sort_list")
+        description = data.get("description", "")
+        if not isinstance(description, str) or not description.strip():
+            raise self.fail(("description",), "'description' must be a non-empty string")
+        if len(description) > MAX_DESCRIPTION_CHARS:
+            raise self.fail(("description",), f"description is {len(description)} characters; the limit is {MAX_DESCRIPTION_CHARS}")
+        tests = data.get("tests")
+        if tests is not None and (not isinstance(tests, str) or not tests.strip()):
+            raise self.fail(("tests",), "'tests' must be a block of Python asserts")
+        if tests is not None:
+            try:
+                compile(tests, f"{self.origin}:tests", "exec")
+            except SyntaxError as exc:
+                raise self.fail(("tests",), f"syntax error in tests at its line {exc.lineno}: {exc.msg}") from None
+        tags = data.get("tags") or []
+        if isinstance(tags, str):
+            tags = [t.strip() for t in tags.split(",") if t.strip()]
+        if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+            raise self.fail(("tags",), "'tags' must be a list of strings")
+        name = data.get("name")
+        if name is not None and (not isinstance(name, str) or not name.strip()):
+            raise self.fail(("name",), "'name' must be a non-empty string")
+        kind = str(data.get("type", "FUNCTION")).upper()
+        if kind not in {"FUNCTION", "WORKFLOW", "TOOL", "TEST"}:
+            raise self.fail(("type",), "'type' must be one of FUNCTION, WORKFLOW, TOOL, TEST")
+        raw_behaviors = data.get("behaviors")
+        if raw_behaviors is None:
+            raw_behaviors = []
+        if not isinstance(raw_behaviors, list):
+            raise self.fail(("behaviors",), "'behaviors' must be a list")
+        if not raw_behaviors and not tests:
+            raise self.fail(("behaviors",), "a spec needs at least one behaviour or a tests block")
+        behaviors = [self.behavior(i, b) for i, b in enumerate(raw_behaviors)]
+        seen: set[str] = set()
+        for i, b in enumerate(behaviors):
+            if b.name in seen:
+                raise self.fail(("behaviors", i, "behavior"), f"duplicate behaviour name '{b.name}'")
+            seen.add(b.name)
+        return Spec(
+            function=function,
+            description=description.strip(),
+            behaviors=behaviors,
+            tests=tests,
+            tags=[t.strip() for t in tags if t.strip()],
+            name=name.strip() if name else None,
+            type=kind,
+            source=text,
+            origin=self.origin,
+        )
+
+    def behavior(self, index: int, raw: Any) -> Behavior:
+        path = ("behaviors", index)
+        if not isinstance(raw, dict):
+            raise self.fail(path, "each behaviour must be a mapping with 'behavior', 'given' and 'then'")
+        unknown = sorted(set(map(str, raw)) - BEHAVIOR_KEYS)
+        if unknown:
+            raise self.fail(path + (unknown[0],), f"unknown key '{unknown[0]}' (allowed: {', '.join(sorted(BEHAVIOR_KEYS))})")
+        name = raw.get("behavior")
+        if not isinstance(name, str) or not name.strip():
+            raise self.fail(path + ("behavior",), "'behavior' must name the behaviour")
+        given = raw.get("given")
+        if given is None:
+            given = {}
+        if not isinstance(given, dict) or not all(isinstance(k, str) and _IDENT_RE.match(k) for k in given):
+            raise self.fail(path + ("given",), "'given' must map argument names to values")
+        then = raw.get("then")
+        if not isinstance(then, dict) or not then:
+            raise self.fail(path + ("then",), "'then' must be a non-empty mapping of expectations")
+        checked = {str(k): self.expectation(path + ("then", str(k)), str(k), v) for k, v in then.items()}
+        if "raises" in checked and set(checked) & {"result_equals", "result_contains", "result_type", "confidence"}:
+            raise self.fail(path + ("then",), "'raises' cannot be combined with expectations on the result")
+        probe = raw.get("probe")
+        if probe is not None and not isinstance(probe, bool):
+            raise self.fail(path + ("probe",), "'probe' must be true or false")
+        is_probe = probe if probe is not None else ("raises" in checked or bool(_PROBE_RE.search(name)))
+        return Behavior(name=name.strip(), given=given, then=checked, probe=is_probe, line=self.line_of(path))
+
+    def expectation(self, path: tuple, key: str, value: Any) -> Any:
+        if key not in THEN_KEYS:
+            raise self.fail(path, f"unknown expectation '{key}' (allowed: {', '.join(sorted(THEN_KEYS))})")
+        if key == "result_equals":
+            return value
+        if key == "result_contains":
+            if isinstance(value, str) or (isinstance(value, list) and value and all(isinstance(v, str) for v in value)):
+                return value
+            raise self.fail(path, "result_contains takes a string or a list of strings")
+        if key == "result_type":
+            if value is None:
+                value = "NoneType"
+            if value not in RESULT_TYPES:
+                raise self.fail(path, f"result_type must be one of {', '.join(sorted(RESULT_TYPES))}")
+            return value
+        if key == "raises":
+            if not isinstance(value, str) or not _IDENT_RE.match(value):
+                raise self.fail(path, "raises takes an exception class name, e.g. raises: ValueError")
+            return value
+        if key == "execution_time":
+            match = _TIME_RE.match(str(value))
+            if not match:
+                raise self.fail(path, 'execution_time takes a limit such as "< 200ms" or "< 2s"')
+            amount = float(match.group(2)) * (1000.0 if match.group(3) == "s" else 1.0)
+            if amount <= 0:
+                raise self.fail(path, "execution_time must be a positive limit")
+            return Comparison(match.group(1), amount)
+        if key == "confidence":
+            return self._comparison(path, key, value, ">=")
+        if key == "line_count":
+            return self._comparison(path, key, value, "<=")
+        raise AssertionError(key)  # pragma: no cover - THEN_KEYS is exhaustive above
+
+    def _comparison(self, path: tuple, key: str, value: Any, default_op: str) -> Comparison:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return Comparison(default_op, float(value))
+        match = _CMP_RE.match(str(value))
+        if not match:
+            raise self.fail(path, f'{key} takes a comparison such as "{default_op} 0.6"')
+        return Comparison(match.group(1), float(match.group(2)))
