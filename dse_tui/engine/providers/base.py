@@ -1,0 +1,122 @@
+"""Provider contract shared by every rung of the generation ladder.
+
+Nothing here imports an LLM SDK: the engine must stay cheap to import
+(anthropic alone costs ~1.9 s), so each provider imports its SDK inside its
+own methods.
+"""
+from __future__ import annotations
+
+import dataclasses
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any
+
+MAX_MESSAGE = 240
+ERROR_KINDS = frozenset({"http", "timeout", "malformed", "unavailable", "unknown_model"})
+
+
+@dataclass
+class Message:
+    role: str  # "system" | "user" | "assistant"
+    content: str
+
+
+@dataclass
+class Completion:
+    text: str
+    input_tokens: int
+    output_tokens: int
+    cost_usd: float
+    latency_ms: float
+    model: str
+    provider: str
+
+
+class ProviderError(Exception):
+    """The one failure type the ladder sees; `.kind` says how to react.
+
+    kinds: http (4xx/5xx), timeout, malformed (body we cannot read),
+    unavailable (no server / key / model file), unknown_model.
+    """
+
+    def __init__(self, kind: str, message: str, *, provider: str = "", status: int | None = None):
+        if kind not in ERROR_KINDS:
+            raise ValueError(f"unknown ProviderError kind {kind!r}")
+        self.kind = kind
+        self.provider = provider
+        self.status = status
+        # one short line: UIs and logs show it as is (bodies can be whole HTML pages)
+        line = " ".join(str(message).split())
+        self.message = line if len(line) <= MAX_MESSAGE else line[: MAX_MESSAGE - 1] + "…"
+        super().__init__(f"{provider or 'provider'}: {kind}: {self.message}")
+
+
+class Provider(ABC):
+    name: str = "provider"
+
+    @abstractmethod
+    def available(self) -> tuple[bool, str]:
+        """(ok, reason). Cheap: at most one short local request."""
+
+    @abstractmethod
+    def complete(
+        self,
+        messages: list[Message],
+        *,
+        model: str,
+        temperature: float | None,
+        max_tokens: int,
+        timeout_s: float,
+    ) -> Completion:
+        """One chat completion. `temperature=None` means "send none": some
+        models (Claude Sonnet 5.x) answer HTTP 400 to any sampling parameter.
+        `cost_usd` is 0.0 here; prices belong to tiers (see `complete_tier`)."""
+
+    def error(self, kind: str, message: str, status: int | None = None) -> ProviderError:
+        return ProviderError(kind, message, provider=self.name, status=status)
+
+
+@dataclass
+class TierConfig:
+    name: str
+    provider: str
+    model: str
+    temperature: float | None  # None: never send a sampling temperature
+    max_tokens: int
+    timeout_s: float
+    price_in_per_mtok: float = 0.0
+    price_out_per_mtok: float = 0.0
+    options: dict[str, Any] = field(default_factory=dict)  # provider kwargs, e.g. host/base_url
+    paid: bool = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.paid = self.price_in_per_mtok > 0 or self.price_out_per_mtok > 0
+
+
+def price(tier: TierConfig, input_tokens: int, output_tokens: int) -> float:
+    """USD for one call. The only place tokens become money."""
+    return (input_tokens * tier.price_in_per_mtok + output_tokens * tier.price_out_per_mtok) / 1_000_000
+
+
+def complete_tier(
+    provider: Provider,
+    tier: TierConfig,
+    messages: list[Message],
+    *,
+    temperature: float | None | object = dataclasses.MISSING,
+) -> Completion:
+    """Run `messages` on `tier` through `provider` and price the result.
+
+    `temperature` defaults to the tier's; a tier whose temperature is None
+    never sends one, whatever the caller's schedule says.
+    """
+    temp = tier.temperature if temperature is dataclasses.MISSING or tier.temperature is None else temperature
+    started = time.perf_counter()
+    done = provider.complete(
+        messages, model=tier.model, temperature=temp, max_tokens=tier.max_tokens, timeout_s=tier.timeout_s
+    )
+    latency = done.latency_ms or (time.perf_counter() - started) * 1000
+    return dataclasses.replace(
+        done, cost_usd=price(tier, done.input_tokens, done.output_tokens), latency_ms=latency
+    )
