@@ -17,6 +17,7 @@ import yaml
 from dse_tui.engine.errors import SpecError
 
 MAX_DESCRIPTION_CHARS = 10_000
+MAX_SPEC_CHARS = 1_000_000  # checked before parsing: YAML parsing of megabytes is slow
 
 TOP_KEYS = {"function", "description", "behaviors", "tests", "tags", "name", "type"}
 BEHAVIOR_KEYS = {"behavior", "given", "then", "probe"}
@@ -110,14 +111,20 @@ def load_spec_file(path: str) -> Spec:
 
 def parse_spec(text: str, origin: str = "<spec>") -> Spec:
     """Parse and validate a spec; every error names `origin` and a line."""
+    if len(text) > MAX_SPEC_CHARS:
+        raise SpecError(f"{origin}: the spec is {len(text) / 1e6:.1f} MB; the limit is {MAX_SPEC_CHARS // 1000} kB")
+    loader = yaml.SafeLoader(text)
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        # one pass: the node tree locates errors, the same nodes give the data
+        root = loader.get_single_node()
+        data = loader.construct_document(root) if root is not None else None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise SpecError(f"{origin}: {where}malformed YAML: {problem}") from None
+    finally:
+        loader.dispose()
     return _Validator(origin, root).spec(data, text)
 
 
