@@ -70,6 +70,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("doctor", help="which sandbox, embedder, LLM tiers and store are in use")
     _common(p)
+
+    p = sub.add_parser("ask", help="reuse a tested artifact for TASK, or generate one up the model ladder")
+    p.add_argument("task", metavar="TASK")
+    p.add_argument("--spec", required=True, metavar="SPEC.yaml")
+    p.add_argument("--max-tier", metavar="NAME", help="highest tier allowed (see `dse models`)")
+    p.add_argument("--budget", type=float, metavar="USD", help="spend limit for this request")
+    _common(p)
+
+    p = sub.add_parser("transcripts", help="list generation transcripts, or show one attempt by attempt")
+    p.add_argument("id", nargs="?", metavar="ID")
+    p.add_argument("--limit", type=int, default=20)
+    _common(p)
+
+    p = sub.add_parser("models", help="the model ladder: tiers, availability and prices")
+    _common(p)
     return parser
 
 
@@ -235,7 +250,95 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_ask(args: argparse.Namespace) -> int:
+    from dse_tui.engine.ask import AttemptFinished, AttemptStarted, TierSkipped
+    from dse_tui.engine.spec import load_spec_file
+
+    spec = load_spec_file(args.spec)
+    engine = _open_engine(args)
+
+    def progress(event) -> None:  # attempt-by-attempt progress on stderr; stdout stays JSON
+        if isinstance(event, AttemptStarted):
+            temp = "" if event.temperature is None else f" at temperature {event.temperature:g}"
+            sys.stderr.write(f"attempt {event.n}: {event.tier} ({event.model}){temp}\n")
+        elif isinstance(event, AttemptFinished):
+            verdict = "passed" if event.passed else "failed: " + event.failures.splitlines()[0][:160] if event.failures else "failed"
+            sys.stderr.write(f"attempt {event.n}: {verdict} ({event.duration_ms:.0f} ms, ${event.cost_usd:.4f})\n")
+        elif isinstance(event, TierSkipped):
+            sys.stderr.write(f"tier {event.tier} skipped: {event.reason}\n")
+
+    result = engine.ask(args.task, spec, max_tier=args.max_tier, budget_usd=args.budget, on_event=progress)
+    if args.json:
+        _print_json(result.to_dict())
+    else:
+        console = _console()
+        if result.reused:
+            console.print(f"[green]reused[/] {result.artifact.name} ({result.artifact.id[:12]}), cost $0")
+        elif result.artifact:
+            console.print(f"[green]generated[/] {result.artifact.name} ({result.artifact.id[:12]}) on tier {result.tier} "
+                          f"in {result.attempts} attempt(s), ${result.cost_usd:.4f}, quality {result.artifact.quality_score:.2f}")
+        else:
+            console.print(f"[red]{result.outcome}[/]: {result.reason}")
+        console.print(f"[dim]transcript {result.transcript_id}[/]")
+    return EXIT_OK if result.artifact else EXIT_NO
+
+
+def cmd_transcripts(args: argparse.Namespace) -> int:
+    from dse_tui.engine.errors import NotFound
+
+    engine = _open_engine(args, starter=False)
+    log = engine.generation
+    if args.id:
+        transcript = log.get(args.id)
+        if transcript is None:
+            raise NotFound(f"no transcript with id '{args.id}'")
+        if args.json:
+            _print_json(transcript.to_dict())
+            return EXIT_OK
+        console = _console()
+        console.print(f"[bold]{transcript.task}[/]  {transcript.outcome}  ${transcript.cost_usd:.4f}  {transcript.id}")
+        for a in transcript.attempt_records:
+            console.rule(f"attempt {a.n}: {a.tier} {a.model} T={a.temperature}  {'passed' if a.passed else 'failed'}")
+            console.print(a.prompt[-1]["content"] if a.prompt else "", markup=False)
+            console.print("[bold]reply[/]")
+            console.print(a.reply or "", markup=False)
+            if a.error:
+                console.print(f"[red]{a.error}[/]", markup=False)
+        return EXIT_OK
+    transcripts = log.list(limit=args.limit)
+    if args.json:
+        _print_json([{k: v for k, v in t.to_dict().items() if k != "attempt_records"} for t in transcripts])
+    else:
+        from rich.table import Table
+
+        table = Table("started", "outcome", "attempts", "cost", "task", "id")
+        for t in transcripts:
+            table.add_row(t.started_at[:19], t.outcome, str(t.attempts), f"${t.cost_usd:.4f}", t.task[:50], t.id[:12])
+        _console().print(table)
+    return EXIT_OK if transcripts else EXIT_NO
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from dse_tui.engine.doctor import tiers_section
+
+    section = tiers_section()
+    if args.json:
+        _print_json(section)
+    else:
+        from rich.table import Table
+
+        table = Table("tier", "provider", "model", "$ in/MTok", "$ out/MTok", "available")
+        for t in section["tiers"]:
+            table.add_row(t["name"], t["provider"], t["model"], f"{t['price_in_per_mtok']:g}", f"{t['price_out_per_mtok']:g}",
+                          "yes" if t["available"] else f"no: {t['reason']}")
+        _console().print(table if section["tiers"] else section.get("error"))
+    return EXIT_OK
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "ask": cmd_ask,
+    "transcripts": cmd_transcripts,
+    "models": cmd_models,
     "add": cmd_add,
     "find": cmd_find,
     "run": cmd_run,

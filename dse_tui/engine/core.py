@@ -22,6 +22,7 @@ from dse_tui.engine.sandbox import Sandbox, select_sandbox
 from dse_tui.engine.spec import MAX_DESCRIPTION_CHARS, Spec, load_spec_file, parse_spec
 from dse_tui.engine.testing import CallResult, TestResults, call_function, run_spec
 from dse_tui.store.artifacts import ArtifactStore
+from dse_tui.store.generation import GenerationLog
 from dse_tui.store.records import Artifact, ArtifactType, MetricPoint, utcnow
 
 MAX_CODE_BYTES = 1_000_000
@@ -134,6 +135,7 @@ class Engine:
         self._embedder = embedder
         self._embedder_lock = threading.Lock()
         self._model_checked = False
+        self._generation: GenerationLog | None = None
 
     # -- collaborators, created lazily so that opening the TUI stays fast ---------------
 
@@ -159,7 +161,15 @@ class Engine:
     def _embed_texts_of(self, artifacts: list[Artifact]):
         return self._embedder.embed([embedding_text(a) for a in artifacts])
 
+    @property
+    def generation(self) -> GenerationLog:
+        if self._generation is None:
+            self._generation = GenerationLog(str(paths.store_path(self.home)))
+        return self._generation
+
     def close(self) -> None:
+        if self._generation is not None:
+            self._generation.close()
         self.store.close()
 
     # -- storing -----------------------------------------------------------------------
@@ -201,6 +211,24 @@ class Engine:
         results = self.test(code, spec, on_check=on_check)
         if not results.all_passed:
             raise SpecFailed(f"{name} failed its spec:\n{results.failure_summary()}", results.to_dict())
+        return self.persist(code, spec, results, name=name, tags=tags, provenance=provenance, parent_id=parent_id, metadata=metadata)
+
+    def persist(
+        self,
+        code: str,
+        spec: Spec,
+        results: TestResults,
+        *,
+        name: str | None = None,
+        tags: Iterable[str] = (),
+        provenance: dict[str, Any] | None = None,
+        parent_id: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> Artifact:
+        """Store code whose passing `results` were just measured by `test`."""
+        if not results.all_passed:
+            raise SpecFailed("refusing to store code that failed its spec", results.to_dict())
+        name = (name or spec.name or spec.function).strip()
         previous = self.store.get_by_name(name)
         if previous is not None and previous.content == code and previous.spec == spec.source:
             return previous
@@ -325,6 +353,34 @@ class Engine:
         refreshed = self.store.get(artifact.id) or artifact
         self.events.publish(ArtifactRan(artifact.id, call.ok, call.execution_time_ms))
         return RunOutcome(refreshed, call, metric)
+
+    # -- generating ----------------------------------------------------------------------
+
+    def ask(
+        self,
+        task: str,
+        spec: Spec | str,
+        *,
+        max_tier: str | None = None,
+        budget_usd: float | None = None,
+        settings: Any = None,
+        ladder: Any = None,
+        providers: dict[str, Any] | None = None,
+        cancel: threading.Event | None = None,
+        on_event: Callable | None = None,
+    ):
+        """Reuse a tested artifact that passes `spec`, else generate one up the model ladder."""
+        from dse_tui.engine.ask import Asker, AskSettings
+
+        if isinstance(spec, str):
+            spec = parse_spec(spec)
+        if budget_usd is not None and budget_usd < 0:
+            raise BadInput("the budget cannot be negative")
+        asker = Asker(
+            self, task, spec, max_tier=max_tier, budget_usd=budget_usd, settings=settings or AskSettings(),
+            ladder=ladder, providers=providers, cancel=cancel, on_event=on_event,
+        )
+        return asker.run()
 
     # -- reporting -----------------------------------------------------------------------
 

@@ -46,9 +46,9 @@ def _store_section(engine: Engine) -> dict[str, Any]:
     return {"ok": True, "path": str(engine.store.path), **stats}
 
 
-def _tiers_section() -> dict[str, Any]:
+def tiers_section() -> dict[str, Any]:
     try:
-        from dse_tui.engine.providers import load_ladder, make_provider
+        from dse_tui.engine.providers import load_ladder, provider_for_tier
     except ImportError as exc:
         return {"ok": False, "error": f"providers unavailable: {exc}", "tiers": []}
     tiers = []
@@ -58,15 +58,14 @@ def _tiers_section() -> dict[str, Any]:
         return {"ok": False, "error": str(exc), "tiers": []}
     for tier in ladder:
         try:
-            ok, reason = make_provider(tier.provider).available(tier.model) if _takes_model(tier) else make_provider(tier.provider).available()
+            ok, reason = provider_for_tier(tier).available()
         except Exception as exc:  # noqa: BLE001
             ok, reason = False, str(exc)
-        tiers.append({"name": tier.name, "provider": tier.provider, "model": tier.model, "available": ok, "reason": reason})
+        tiers.append({
+            "name": tier.name, "provider": tier.provider, "model": tier.model, "available": ok, "reason": reason,
+            "price_in_per_mtok": tier.price_in_per_mtok, "price_out_per_mtok": tier.price_out_per_mtok,
+        })
     return {"ok": any(t["available"] for t in tiers), "tiers": tiers}
-
-
-def _takes_model(tier: Any) -> bool:
-    return False
 
 
 def report(engine: Engine) -> dict[str, Any]:
@@ -77,5 +76,5 @@ def report(engine: Engine) -> dict[str, Any]:
         "sandbox": _sandbox_section(),
         "embedder": _embedder_section(engine),
         "store": _store_section(engine),
-        "llm": _tiers_section(),
+        "llm": tiers_section(),
     }

@@ -1,0 +1,313 @@
+"""The ask path: reuse a tested artifact, or climb the model ladder until one passes.
+
+Search first; a hit is served only if it passes the spec given now. Otherwise
+generate: each attempt's prompt holds the task, the spec, the nearest tested
+artifacts as examples and — on a retry — the previous code with its exact
+failures. A pass is stored with provenance; a failure escalates. The loop stops
+at max attempts, the budget, the top allowed tier, or a cancel.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable
+
+from dse_tui.engine.codeextract import ExtractionError, extract_code
+from dse_tui.engine.errors import BadInput
+from dse_tui.engine.events import Event
+from dse_tui.engine.prompting import Example, PreviousAttempt, build_messages
+from dse_tui.engine.providers import Ladder, Provider, ProviderError, TierConfig, complete_tier, load_ladder_config, provider_for_tier
+from dse_tui.engine.spec import Spec
+from dse_tui.engine.testing import run_spec
+from dse_tui.engine.tierlearning import predict_start_tier
+from dse_tui.store.generation import AttemptRecord
+from dse_tui.store.records import Artifact, MetricPoint, utcnow
+
+if TYPE_CHECKING:
+    from dse_tui.engine.core import Engine
+
+MAX_TASK_CHARS = 10_000
+
+
+@dataclass
+class AskSettings:
+    reuse_min_similarity: float = 0.75
+    reuse_min_quality: float = 0.5
+    reuse_candidates: int = 3
+    examples: int = 2
+    daily_budget_usd: float = 5.0
+    request_budget_usd: float | None = None  # None: only the daily limit applies
+
+
+@dataclass(frozen=True)
+class AttemptStarted(Event):
+    transcript_id: str
+    n: int
+    tier: str
+    model: str
+    temperature: float | None
+
+
+@dataclass(frozen=True)
+class AttemptFinished(Event):
+    transcript_id: str
+    n: int
+    tier: str
+    passed: bool
+    failures: str
+    cost_usd: float
+    duration_ms: float
+
+
+@dataclass(frozen=True)
+class TierSkipped(Event):
+    transcript_id: str
+    tier: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class AskFinished(Event):
+    transcript_id: str
+    outcome: str
+    artifact_id: str | None
+    reason: str | None
+
+
+@dataclass
+class AskResult:
+    transcript_id: str
+    outcome: str  # generated | reused | failed | cancelled
+    artifact: Artifact | None
+    reused: bool
+    tier: str | None
+    attempts: int
+    cost_usd: float
+    reason: str | None = None
+    prediction: dict[str, Any] | None = None
+    skipped: list[dict[str, str]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "artifact_id": self.artifact.id if self.artifact else None,
+            "name": self.artifact.name if self.artifact else None,
+            "quality_score": self.artifact.quality_score if self.artifact else None,
+            "outcome": self.outcome,
+            "reused": self.reused,
+            "tier": self.tier,
+            "attempts": self.attempts,
+            "cost_usd": round(self.cost_usd, 6),
+            "transcript_id": self.transcript_id,
+            "reason": self.reason,
+            "prediction": self.prediction,
+            "skipped": self.skipped,
+        }
+
+
+def _alias(code: str, stored_function: str, wanted: str) -> str:
+    """Let a stored artifact answer a spec that names its function differently."""
+    return code if stored_function == wanted else f"{code.rstrip()}\n\n{wanted} = {stored_function}\n"
+
+
+class Asker:
+    """One ask; holds the per-request state so the loop reads plainly."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        task: str,
+        spec: Spec,
+        *,
+        max_tier: str | None,
+        budget_usd: float | None,
+        settings: AskSettings,
+        ladder: Ladder | None,
+        providers: dict[str, Provider] | None,
+        cancel: threading.Event | None,
+        on_event: Callable[[Event], None] | None,
+    ) -> None:
+        self.engine = engine
+        self.task = task.strip()
+        self.spec = spec
+        self.settings = settings
+        self.ladder = ladder or load_ladder_config()
+        self.providers = providers or {}
+        self.cancel = cancel or threading.Event()
+        self.on_event = on_event
+        self.budget = budget_usd if budget_usd is not None else settings.request_budget_usd
+        self.max_tier = max_tier
+        self.spent = 0.0
+        self.skipped: list[dict[str, str]] = []
+        self.log = engine.generation
+        self.transcript_id = ""
+
+    def emit(self, event: Event) -> None:
+        self.engine.events.publish(event)
+        if self.on_event:
+            self.on_event(event)
+
+    # -- reuse ---------------------------------------------------------------------------
+
+    def try_reuse(self) -> Artifact | None:
+        matches = self.engine.find_similar(
+            f"{self.task}\n{self.spec.description}", min_quality=self.settings.reuse_min_quality, limit=self.settings.reuse_candidates
+        )
+        for match in matches:
+            if match.similarity < self.settings.reuse_min_similarity:
+                break
+            artifact = match.artifact
+            stored_fn = artifact.metadata.get("function") or artifact.name
+            started = time.perf_counter()
+            results = run_spec(_alias(artifact.content, stored_fn, self.spec.function), self.spec, self.engine.sandbox, coverage=False)
+            if results.all_passed:
+                self.engine.store.record_run(
+                    MetricPoint(artifact.id, utcnow(), (time.perf_counter() - started) * 1000, results.cpu_ms, results.peak_memory_mb, True, None, "reuse")
+                )
+                return self.engine.store.get(artifact.id) or artifact
+        return None
+
+    # -- the ladder ----------------------------------------------------------------------
+
+    def provider(self, tier: TierConfig) -> Provider:
+        if tier.name not in self.providers:
+            self.providers[tier.name] = provider_for_tier(tier)
+        return self.providers[tier.name]
+
+    def usable_tiers(self) -> list[TierConfig]:
+        tiers = list(self.ladder.tiers)
+        if self.max_tier:
+            names = [t.name for t in tiers]
+            if self.max_tier not in names:
+                raise BadInput(f"unknown tier '{self.max_tier}' (tiers: {', '.join(names)})")
+            tiers = tiers[: names.index(self.max_tier) + 1]
+        usable = []
+        for tier in tiers:
+            ok, reason = self.provider(tier).available()
+            if ok:
+                usable.append(tier)
+            else:
+                self.skip(tier, f"unavailable: {reason}")
+        return usable
+
+    def skip(self, tier: TierConfig, reason: str) -> None:
+        if not any(s["tier"] == tier.name and s["reason"] == reason for s in self.skipped):
+            self.skipped.append({"tier": tier.name, "reason": reason})
+            self.emit(TierSkipped(self.transcript_id, tier.name, reason))
+
+    def affordable(self, tier: TierConfig, messages_chars: int) -> bool:
+        if not tier.paid:
+            return True
+        # Worst case for this call: the prompt (~4 chars a token) plus a full-length reply.
+        estimate = ((messages_chars / 4) * tier.price_in_per_mtok + tier.max_tokens * tier.price_out_per_mtok) / 1_000_000
+        if self.budget is not None and self.spent + estimate > self.budget:
+            self.skip(tier, f"request budget: ${self.budget - self.spent:.4f} left, a call may cost ${estimate:.4f}")
+            return False
+        daily_left = self.settings.daily_budget_usd - self.log.spent_today()
+        if estimate > daily_left:
+            self.skip(tier, f"daily budget: ${max(daily_left, 0):.4f} left, a call may cost ${estimate:.4f}")
+            return False
+        return True
+
+    def examples(self) -> list[Example]:
+        if self.settings.examples <= 0:
+            return []
+        matches = self.engine.find_similar(f"{self.task}\n{self.spec.description}", min_quality=0.5, limit=self.settings.examples)
+        return [Example(m.artifact.description, m.artifact.content) for m in matches]
+
+    def run(self) -> AskResult:
+        if not self.task:
+            raise BadInput("the task is empty")
+        if len(self.task) > MAX_TASK_CHARS:
+            raise BadInput(f"the task is {len(self.task)} characters; the limit is {MAX_TASK_CHARS}")
+        self.transcript_id = self.log.start(self.task, self.spec.source)
+        try:
+            return self._run()
+        except BaseException as exc:
+            self.log.finish(self.transcript_id, "failed", reason=f"{type(exc).__name__}: {exc}")
+            raise
+
+    def _finish(self, outcome: str, artifact: Artifact | None, tier: str | None, attempts: int, reason: str | None, prediction) -> AskResult:
+        self.log.finish(self.transcript_id, outcome, artifact_id=artifact.id if artifact else None, reused=outcome == "reused", reason=reason)
+        self.emit(AskFinished(self.transcript_id, outcome, artifact.id if artifact else None, reason))
+        return AskResult(self.transcript_id, outcome, artifact, outcome == "reused", tier, attempts, self.spent, reason, prediction, self.skipped)
+
+    def _run(self) -> AskResult:
+        reused = self.try_reuse()
+        if reused is not None:
+            return self._finish("reused", reused, None, 0, None, None)
+        usable = self.usable_tiers()
+        if not usable:
+            return self._finish("failed", None, None, 0, "no model tier is available", None)
+        prediction = predict_start_tier(self.engine, f"{self.task}\n{self.spec.description}", [t.name for t in usable])
+        start = next((i for i, t in enumerate(usable) if t.name == prediction.get("tier")), 0)
+        self.log.set_start(self.transcript_id, usable[start].name, prediction)
+        examples = self.examples()
+        previous: PreviousAttempt | None = None
+        position = start
+        for n in range(1, self.ladder.max_attempts + 1):
+            if self.cancel.is_set():
+                return self._finish("cancelled", None, None, n - 1, "cancelled by the user", prediction)
+            messages = build_messages(self.task, self.spec, examples, previous)
+            chars = sum(len(m.content) for m in messages)
+            while position < len(usable) and not self.affordable(usable[position], chars):
+                position += 1
+            if position >= len(usable):
+                return self._finish("failed", None, None, n - 1, "budget exhausted: no affordable tier left", prediction)
+            tier = usable[position]
+            temperature = self.ladder.temperature_for(tier, n - 1)
+            self.emit(AttemptStarted(self.transcript_id, n, tier.name, tier.model, temperature))
+            record, artifact = self.attempt(n, tier, temperature, messages)
+            self.spent += record.cost_usd
+            self.log.add_attempt(self.transcript_id, record)
+            self.emit(AttemptFinished(self.transcript_id, n, tier.name, record.passed, record.error or "", record.cost_usd, record.duration_ms))
+            if artifact is not None:
+                return self._finish("generated", artifact, tier.name, n, None, prediction)
+            previous = PreviousAttempt(record.code, record.error or "failed")
+            # Escalate one rung per failure; on the top allowed rung, retry warmer.
+            position = min(position + 1, len(usable) - 1)
+        return self._finish("failed", None, None, self.ladder.max_attempts, f"no attempt passed the spec in {self.ladder.max_attempts} attempts", prediction)
+
+    def attempt(self, n: int, tier: TierConfig, temperature: float | None, messages) -> tuple[AttemptRecord, Artifact | None]:
+        record = AttemptRecord(n, tier.name, tier.provider, tier.model, temperature, [m.__dict__ for m in messages])
+        started = time.perf_counter()
+        try:
+            completion = complete_tier(self.provider(tier), tier, messages, temperature=temperature)
+        except ProviderError as exc:
+            record.error = f"the model call failed: {exc}"
+            record.duration_ms = (time.perf_counter() - started) * 1000
+            return record, None
+        record.reply = completion.text
+        record.input_tokens, record.output_tokens, record.cost_usd = completion.input_tokens, completion.output_tokens, completion.cost_usd
+        artifact = None
+        try:
+            record.code = extract_code(completion.text, self.spec.function)
+            results = self.engine.test(record.code, self.spec)
+            record.test_results = results.to_dict()
+            record.passed = results.all_passed
+            if results.all_passed:
+                artifact = self.engine.persist(
+                    record.code,
+                    self.spec,
+                    results,
+                    provenance={
+                        "source": "generated",
+                        "tier": tier.name,
+                        "provider": tier.provider,
+                        "model": tier.model,
+                        "attempt": n,
+                        "temperature": temperature,
+                        "input_tokens": completion.input_tokens,
+                        "output_tokens": completion.output_tokens,
+                        "cost_usd": completion.cost_usd,
+                        "transcript_id": self.transcript_id,
+                        "task": self.task,
+                    },
+                )
+            else:
+                record.error = results.failure_summary()
+        except (ExtractionError, BadInput) as exc:
+            record.error = str(exc)
+        record.duration_ms = (time.perf_counter() - started) * 1000
+        return record, artifact

@@ -1,0 +1,94 @@
+"""Pull a candidate Python module out of an LLM reply.
+
+Replies come fenced or bare, with prose around the code, in several blocks,
+or cut off mid-fence. We prefer the block that defines the entry function,
+keep helper blocks it may need, and drop top-level demo prints and asserts
+that would run (and could fail) when the module loads.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+
+_FENCE_RE = re.compile(r"```[ \t]*([A-Za-z0-9_+-]*)[^\n]*\n(.*?)(?:```|\Z)", re.DOTALL)
+_CODE_START_RE = re.compile(r"^(def |async def |class |import |from |@)")
+
+
+class ExtractionError(ValueError):
+    """No usable code in the reply; the message is fed back to the next attempt."""
+
+
+def _parses(code: str) -> bool:
+    try:
+        ast.parse(code)
+        return True
+    except (SyntaxError, ValueError):
+        return False
+
+
+def _defines(code: str, function: str) -> bool:
+    return re.search(rf"^\s*(async\s+)?def\s+{re.escape(function)}\s*\(", code, re.MULTILINE) is not None
+
+
+def _fenced_blocks(text: str) -> list[str]:
+    return [body.strip("\n") for lang, body in _FENCE_RE.findall(text) if lang.lower() in ("", "python", "py", "python3")]
+
+
+def _trim_to_code(text: str) -> str | None:
+    """The longest parseable run of lines starting at the first code-looking line."""
+    lines = text.splitlines()
+    starts = [i for i, line in enumerate(lines) if _CODE_START_RE.match(line)]
+    for start in starts:
+        for end in range(len(lines), start, -1):
+            chunk = "\n".join(lines[start:end]).strip()
+            if chunk and _parses(chunk):
+                return chunk
+    return None
+
+
+def _strip_demo_statements(code: str) -> str:
+    """Remove top-level prints, asserts and bare calls: examples the model added, not the function."""
+    tree = ast.parse(code)
+    drop: set[int] = set()
+    for node in tree.body:
+        demo = isinstance(node, ast.Assert) or (isinstance(node, ast.Expr) and isinstance(node.value, ast.Call))
+        main_guard = (
+            isinstance(node, ast.If)
+            and isinstance(node.test, ast.Compare)
+            and isinstance(node.test.left, ast.Name)
+            and node.test.left.id == "__name__"
+        )
+        if demo or main_guard:
+            drop.update(range(node.lineno, (node.end_lineno or node.lineno) + 1))
+    if not drop:
+        return code
+    kept = [line for i, line in enumerate(code.splitlines(), start=1) if i not in drop]
+    return "\n".join(kept).strip() + "\n"
+
+
+def extract_code(reply: str, function: str) -> str:
+    """The module to test, or ExtractionError saying what was wrong with the reply."""
+    if not reply or not reply.strip():
+        raise ExtractionError("the reply was empty")
+    blocks = [b for b in _fenced_blocks(reply) if b.strip()]
+    candidates: list[str] = []
+    if blocks:
+        parseable = [b for b in blocks if _parses(b)]
+        main = [b for b in parseable if _defines(b, function)]
+        if main:
+            # helpers defined in other blocks come first so the entry function can use them
+            helpers = [b for b in parseable if b not in main and not _defines(b, function)]
+            candidates.append("\n\n".join([*helpers, main[-1]]))
+        candidates.extend(t for t in (_trim_to_code(b) for b in blocks) if t)
+    if _parses(reply):
+        candidates.append(reply.strip())
+    trimmed = _trim_to_code(reply)
+    if trimmed:
+        candidates.append(trimmed)
+    for code in candidates:
+        if _defines(code, function):
+            return _strip_demo_statements(code)
+    if candidates:
+        raise ExtractionError(f"the code does not define the entry function `{function}`")
+    raise ExtractionError("no parseable Python code was found in the reply")

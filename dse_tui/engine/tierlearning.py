@@ -1,0 +1,41 @@
+"""Learned start tier (the paper's EscalationPatternLearner).
+
+Every generated artifact records the tier that produced it. A new task starts
+at the tier that solved its nearest solved tasks: no point asking a tiny model
+what only a large one has managed for similar tasks, nor paying a large one
+for what the tiny one does.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from dse_tui.engine.core import Engine
+
+NEIGHBOURS = 5
+MIN_SIMILARITY = 0.55
+SEARCH_DEPTH = 25
+
+
+def predict_start_tier(engine: Engine, text: str, tiers: list[str]) -> dict[str, Any]:
+    """{"tier": name or None, "evidence": [{task, tier, similarity}], "votes": {tier: weight}}.
+
+    Neighbours vote with their similarity; only tiers in `tiers` (usable now) count.
+    """
+    vector = engine.embedder.embed_one(text)
+    hits = engine.store.search(vector, k=SEARCH_DEPTH, min_quality=0.0)
+    evidence = []
+    for artifact, similarity in hits:
+        prov = artifact.provenance or {}
+        if prov.get("source") != "generated" or similarity < MIN_SIMILARITY or prov.get("tier") not in tiers:
+            continue
+        evidence.append({"task": prov.get("task") or artifact.description, "artifact_id": artifact.id, "tier": prov["tier"], "similarity": round(similarity, 4)})
+        if len(evidence) == NEIGHBOURS:
+            break
+    votes: dict[str, float] = defaultdict(float)
+    for item in evidence:
+        votes[item["tier"]] += item["similarity"]
+    tier = max(votes, key=lambda name: (votes[name], -tiers.index(name))) if votes else None
+    return {"tier": tier, "evidence": evidence, "votes": {k: round(v, 4) for k, v in votes.items()}}

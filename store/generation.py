@@ -1,0 +1,231 @@
+"""Generation records: transcripts of every attempt and the spend ledger.
+
+Transcripts let a user see what each tier was asked, what it answered and
+why it failed; the ledger makes per-request and daily budgets enforceable.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from dse_tui.store.db import connect
+
+SCHEMA = """
+CREATE TABLE transcripts (
+    id TEXT PRIMARY KEY,
+    task TEXT NOT NULL,
+    spec TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    finished_at TEXT,
+    outcome TEXT NOT NULL DEFAULT 'running',   -- running | generated | reused | failed | cancelled
+    reason TEXT,
+    artifact_id TEXT,
+    reused INTEGER NOT NULL DEFAULT 0,
+    start_tier TEXT,
+    prediction TEXT,                            -- JSON: learned start tier and its evidence
+    attempts INTEGER NOT NULL DEFAULT 0,
+    cost_usd REAL NOT NULL DEFAULT 0
+);
+CREATE INDEX transcripts_started ON transcripts(started_at DESC);
+
+CREATE TABLE attempts (
+    transcript_id TEXT NOT NULL REFERENCES transcripts(id) ON DELETE CASCADE,
+    n INTEGER NOT NULL,
+    tier TEXT NOT NULL,
+    provider TEXT NOT NULL,
+    model TEXT NOT NULL,
+    temperature REAL,
+    prompt TEXT NOT NULL,                       -- JSON list of {role, content}
+    reply TEXT,
+    code TEXT,
+    test_results TEXT,                          -- JSON
+    passed INTEGER NOT NULL DEFAULT 0,
+    error TEXT,
+    duration_ms REAL NOT NULL DEFAULT 0,
+    input_tokens INTEGER NOT NULL DEFAULT 0,
+    output_tokens INTEGER NOT NULL DEFAULT 0,
+    cost_usd REAL NOT NULL DEFAULT 0,
+    PRIMARY KEY (transcript_id, n)
+);
+
+CREATE TABLE spend (
+    id INTEGER PRIMARY KEY,
+    at TEXT NOT NULL,
+    transcript_id TEXT,
+    tier TEXT NOT NULL,
+    provider TEXT NOT NULL,
+    model TEXT NOT NULL,
+    input_tokens INTEGER NOT NULL,
+    output_tokens INTEGER NOT NULL,
+    cost_usd REAL NOT NULL
+);
+CREATE INDEX spend_at ON spend(at);
+"""
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+
+
+@dataclass
+class AttemptRecord:
+    n: int
+    tier: str
+    provider: str
+    model: str
+    temperature: float | None
+    prompt: list[dict[str, str]]
+    reply: str | None = None
+    code: str | None = None
+    test_results: dict[str, Any] | None = None
+    passed: bool = False
+    error: str | None = None
+    duration_ms: float = 0.0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+
+
+@dataclass
+class Transcript:
+    id: str
+    task: str
+    spec: str
+    started_at: str
+    finished_at: str | None
+    outcome: str
+    reason: str | None
+    artifact_id: str | None
+    reused: bool
+    start_tier: str | None
+    prediction: dict[str, Any] | None
+    attempts: int
+    cost_usd: float
+    attempt_records: list[AttemptRecord] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = {k: v for k, v in self.__dict__.items() if k != "attempt_records"}
+        data["attempt_records"] = [a.__dict__ for a in self.attempt_records]
+        return data
+
+
+class GenerationLog:
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._local = threading.local()
+
+    def _conn(self) -> Any:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = connect(self.path)
+        return conn
+
+    def start(self, task: str, spec: str) -> str:
+        transcript_id = uuid.uuid4().hex
+        self._conn().execute(
+            "INSERT INTO transcripts (id, task, spec, started_at) VALUES (?, ?, ?, ?)", (transcript_id, task, spec, _now())
+        )
+        return transcript_id
+
+    def set_start(self, transcript_id: str, tier: str | None, prediction: dict[str, Any] | None) -> None:
+        self._conn().execute(
+            "UPDATE transcripts SET start_tier = ?, prediction = ? WHERE id = ?",
+            (tier, json.dumps(prediction) if prediction else None, transcript_id),
+        )
+
+    def add_attempt(self, transcript_id: str, a: AttemptRecord) -> None:
+        """The attempt, its spend and the transcript totals, in one transaction."""
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute(
+                "INSERT INTO attempts (transcript_id, n, tier, provider, model, temperature, prompt, reply, code,"
+                " test_results, passed, error, duration_ms, input_tokens, output_tokens, cost_usd)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    transcript_id, a.n, a.tier, a.provider, a.model, a.temperature, json.dumps(a.prompt), a.reply, a.code,
+                    json.dumps(a.test_results) if a.test_results is not None else None, int(a.passed), a.error,
+                    a.duration_ms, a.input_tokens, a.output_tokens, a.cost_usd,
+                ),
+            )
+            if a.input_tokens or a.output_tokens or a.cost_usd:
+                conn.execute(
+                    "INSERT INTO spend (at, transcript_id, tier, provider, model, input_tokens, output_tokens, cost_usd)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (_now(), transcript_id, a.tier, a.provider, a.model, a.input_tokens, a.output_tokens, a.cost_usd),
+                )
+            conn.execute(
+                "UPDATE transcripts SET attempts = attempts + 1, cost_usd = cost_usd + ? WHERE id = ?", (a.cost_usd, transcript_id)
+            )
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    def finish(self, transcript_id: str, outcome: str, *, artifact_id: str | None = None, reused: bool = False, reason: str | None = None) -> None:
+        self._conn().execute(
+            "UPDATE transcripts SET finished_at = ?, outcome = ?, artifact_id = ?, reused = ?, reason = ? WHERE id = ?",
+            (_now(), outcome, artifact_id, int(reused), reason, transcript_id),
+        )
+
+    def spent_since(self, since: datetime) -> float:
+        row = self._conn().execute("SELECT COALESCE(SUM(cost_usd), 0) FROM spend WHERE at >= ?", (since.isoformat(timespec="microseconds"),)).fetchone()
+        return float(row[0])
+
+    def spent_today(self) -> float:
+        midnight = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+        return self.spent_since(midnight)
+
+    def spent_last(self, hours: float) -> float:
+        return self.spent_since(datetime.now(timezone.utc) - timedelta(hours=hours))
+
+    def list(self, offset: int = 0, limit: int = 50) -> list[Transcript]:
+        rows = self._conn().execute(
+            "SELECT * FROM transcripts ORDER BY started_at DESC LIMIT ? OFFSET ?", (limit, offset)
+        ).fetchall()
+        return [self._transcript(r) for r in rows]
+
+    def count(self) -> int:
+        return int(self._conn().execute("SELECT COUNT(*) FROM transcripts").fetchone()[0])
+
+    def get(self, transcript_id: str) -> Transcript | None:
+        conn = self._conn()
+        row = conn.execute("SELECT * FROM transcripts WHERE id = ?", (transcript_id,)).fetchone()
+        if row is None:
+            rows = conn.execute("SELECT * FROM transcripts WHERE id LIKE ? LIMIT 2", (transcript_id + "%",)).fetchall()
+            row = rows[0] if len(rows) == 1 and len(transcript_id) >= 6 else None
+        if row is None:
+            return None
+        transcript = self._transcript(row)
+        cols = [d[0] for d in conn.execute("SELECT * FROM attempts LIMIT 0").description]
+        for r in conn.execute("SELECT * FROM attempts WHERE transcript_id = ? ORDER BY n", (transcript.id,)):
+            d = dict(zip(cols, r))
+            transcript.attempt_records.append(
+                AttemptRecord(
+                    n=d["n"], tier=d["tier"], provider=d["provider"], model=d["model"], temperature=d["temperature"],
+                    prompt=json.loads(d["prompt"]), reply=d["reply"], code=d["code"],
+                    test_results=json.loads(d["test_results"]) if d["test_results"] else None, passed=bool(d["passed"]),
+                    error=d["error"], duration_ms=d["duration_ms"], input_tokens=d["input_tokens"],
+                    output_tokens=d["output_tokens"], cost_usd=d["cost_usd"],
+                )
+            )
+        return transcript
+
+    def _transcript(self, row: Any) -> Transcript:
+        (tid, task, spec, started, finished, outcome, reason, artifact_id, reused, start_tier, prediction, attempts, cost) = row
+        return Transcript(
+            id=tid, task=task, spec=spec, started_at=started, finished_at=finished, outcome=outcome, reason=reason,
+            artifact_id=artifact_id, reused=bool(reused), start_tier=start_tier,
+            prediction=json.loads(prediction) if prediction else None, attempts=attempts, cost_usd=cost,
+        )
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
