@@ -1,0 +1,78 @@
+"""Shared fixtures. The embedder loads once per session; every test gets its own home."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))  # tests/helpers.py and tests/fakes
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environment(tmp_path_factory, monkeypatch):
+    """No test touches the user's real data or config, or reaches a real model server."""
+    home = tmp_path_factory.mktemp("dse_home_env")
+    monkeypatch.setenv("DSE_HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "config"))
+    monkeypatch.setenv("OLLAMA_HOST", "http://127.0.0.1:9")  # discard port: nothing listens
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    monkeypatch.delenv("DSE_MODELS_FILE", raising=False)
+
+
+@pytest.fixture(scope="session")
+def embedder(tmp_path_factory):
+    from dse_tui.engine.embedder import get_embedder
+
+    return get_embedder(tmp_path_factory.mktemp("embedder_cache"))
+
+
+@pytest.fixture
+def tmp_home(tmp_path) -> Path:
+    home = tmp_path / "home"
+    home.mkdir()
+    return home
+
+
+@pytest.fixture
+def engine(tmp_home, embedder):
+    """An engine on an empty store."""
+    from dse_tui.engine.core import Engine
+
+    eng = Engine(tmp_home, embedder=embedder)
+    yield eng
+    eng.close()
+
+
+@pytest.fixture(scope="session")
+def _starter_db(tmp_path_factory, embedder) -> Path:
+    from dse_tui.engine.core import Engine
+
+    home = tmp_path_factory.mktemp("starter_home")
+    eng = Engine(home, embedder=embedder)
+    eng.ensure_starter_library()
+    eng.close()
+    return home
+
+
+@pytest.fixture
+def library_engine(tmp_path, _starter_db, embedder):
+    """An engine whose store holds the imported starter library (copied, so tests may change it)."""
+    from dse_tui.engine.core import Engine
+
+    home = tmp_path / "library_home"
+    shutil.copytree(_starter_db, home, ignore=shutil.ignore_patterns("cache"))
+    eng = Engine(home, embedder=embedder)
+    yield eng
+    eng.close()
+
+
+@pytest.fixture
+def starter_home(tmp_path, _starter_db) -> Path:
+    """A home directory holding the imported starter library, for CLI runs."""
+    home = tmp_path / "cli_home"
+    shutil.copytree(_starter_db, home)
+    return home
