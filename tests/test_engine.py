@@ -68,10 +68,13 @@ def test_find_ranks_by_meaning(engine):
 
 
 def test_find_respects_min_quality(engine):
-    engine.store_artifact(ADD_CODE, ADD_SPEC)
-    quality = engine.resolve("add").quality_score
-    assert engine.find_similar("add numbers", min_quality=quality) != []
-    assert all(m.artifact.quality_score > quality for m in engine.find_similar("add numbers", min_quality=min(1.0, quality + 0.001)))
+    good = engine.store_artifact(ADD_CODE, ADD_SPEC)
+    dead_code = ADD_CODE + "\n\ndef _unused(x):\n    y = x\n    z = y\n    return z\n"
+    worse = engine.store_artifact(dead_code, ADD_SPEC, name="add_with_dead_code")
+    assert worse.quality_score < good.quality_score
+    names = lambda q: {m.artifact.name for m in engine.find_similar("add numbers", min_quality=q, limit=5)}
+    assert names(0.0) == {"add", "add_with_dead_code"}
+    assert names((good.quality_score + worse.quality_score) / 2) == {"add"}
 
 
 def test_run_returns_result_and_a_metric_and_updates_usage(engine):

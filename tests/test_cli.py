@@ -1,0 +1,130 @@
+"""The CLI contract: --json everywhere; exit 0 yes, 1 no, 2 bad input with one line and no traceback."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from helpers import ADD_CODE, ADD_SPEC, SORT_CODE, SORT_CODE_WRONG, SORT_SPEC
+
+
+def dse(home: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    env = {**os.environ, "DSE_HOME": str(home)}
+    return subprocess.run([sys.executable, "-m", "dse_tui", *args], capture_output=True, text=True, env=env, timeout=timeout)
+
+
+def write(tmp_path: Path, name: str, text: str | bytes) -> str:
+    path = tmp_path / name
+    path.write_bytes(text if isinstance(text, bytes) else text.encode())
+    return str(path)
+
+
+def store_count(home: Path) -> int:
+    return len(json.loads(dse(home, "list", "--json", "--limit", "1000").stdout))
+
+
+def assert_bad_input(proc: subprocess.CompletedProcess, fragment: str) -> None:
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("dse: error: "), proc.stderr
+    assert fragment in lines[0]
+    assert "Traceback" not in proc.stderr + proc.stdout
+
+
+def test_find_puts_the_sorting_artifact_first(starter_home):
+    proc = dse(starter_home, "find", "order a list of numbers", "--json")
+    assert proc.returncode == 0, proc.stderr
+    hits = json.loads(proc.stdout)
+    assert hits[0]["name"] == "sort_list"
+    assert {"id", "name", "quality_score", "similarity"} <= set(hits[0])
+
+
+def test_add_stores_correct_code_and_refuses_failing_code(starter_home, tmp_path):
+    before = store_count(starter_home)
+    ok = dse(starter_home, "add", write(tmp_path, "s.py", SORT_CODE), "--spec", write(tmp_path, "s.yaml", SORT_SPEC), "--json", "--tags", "demo")
+    assert ok.returncode == 0, ok.stderr
+    stored = json.loads(ok.stdout)
+    assert stored["name"] == "sort_numbers" and "demo" in stored["tags"]
+    assert 0 < stored["quality_score"] <= 1 and stored["test_results"]["all_passed"]
+    assert store_count(starter_home) == before + 1
+
+    bad = dse(starter_home, "add", write(tmp_path, "w.py", SORT_CODE_WRONG), "--spec", write(tmp_path, "s.yaml", SORT_SPEC), "--json", "--name", "wrong_sort")
+    assert bad.returncode == 1
+    report = json.loads(bad.stdout)
+    assert [f["name"] for f in report["failures"]] == ["rejects None"]
+    assert "expected TypeError to be raised" in report["failures"][0]["message"]
+    assert store_count(starter_home) == before + 1
+
+
+def test_run_prints_result_time_and_memory(starter_home):
+    proc = dse(starter_home, "run", "sort_list", "--input", '{"items": [3, 1]}', "--json")
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["result"] == [1, 3] and out["success"] is True
+    assert out["execution_time_ms"] >= 0 and out["memory_mb"] > 0
+    shown = json.loads(dse(starter_home, "show", "sort_list", "--json").stdout)
+    assert shown["usage_count"] == 1
+
+
+def test_a_failing_run_exits_1(starter_home):
+    proc = dse(starter_home, "run", "sort_list", "--input", '{"items": null}', "--json")
+    assert proc.returncode == 1 and json.loads(proc.stdout)["success"] is False
+
+
+def test_list_show_and_unknown(starter_home):
+    listing = json.loads(dse(starter_home, "list", "--json").stdout)
+    assert len(listing) >= 25 and {"id", "name", "quality_score"} <= set(listing[0])
+    assert dse(starter_home, "show", "no_such_artifact").returncode == 1
+
+
+def test_doctor_reports_sandbox_embedder_store_and_tiers(starter_home):
+    report = json.loads(dse(starter_home, "doctor", "--json").stdout)
+    assert report["sandbox"]["selected"] in {"bwrap", "native", "none"}
+    assert report["embedder"]["dim"] == 384
+    assert report["store"]["count"] >= 25
+    assert [t["name"] for t in report["llm"]["tiers"]][:3] == ["fast", "balanced", "powerful"]
+
+
+@pytest.mark.parametrize(
+    "files, fragment",
+    [
+        ({"c.py": ADD_CODE, "s.yaml": "function: add\nbehaviors: [\n"}, "malformed YAML"),
+        ({"c.py": ADD_CODE, "s.yaml": ADD_SPEC.replace("function: add", "function: plus")}, "defines no function 'plus'"),
+        ({"c.py": b"def add(a, b):\n    return a + b  # \xff\xfe\n", "s.yaml": ADD_SPEC}, "not UTF-8"),
+        ({"c.py": "def add(a, b)\n    return a + b\n", "s.yaml": ADD_SPEC}, "syntax error"),
+        ({"c.py": ADD_CODE, "s.yaml": ADD_SPEC.replace("Add two numbers and return their sum", "x" * 10_000_000)}, "the limit is"),
+        ({"c.py": ADD_CODE, "s.yaml": ADD_SPEC.replace("result_equals: 5", "result_equal: 5")}, "unknown expectation"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2_and_stores_nothing(starter_home, tmp_path, files, fragment):
+    before = store_count(starter_home)
+    paths = {name: write(tmp_path, name, text) for name, text in files.items()}
+    assert_bad_input(dse(starter_home, "add", paths["c.py"], "--spec", paths["s.yaml"]), fragment)
+    assert store_count(starter_home) == before
+
+
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["find", ""], "query is empty"),
+        (["find", "   "], "query is empty"),
+        (["find", "x" * 5000], "the limit is"),
+        (["run", "sort_list", "--input", "{not json"], "not valid JSON"),
+        (["run", "sort_list", "--input", "[1, 2]"], "must be a JSON object"),
+        (["find", "q", "--min-quality", "7"], "between 0 and 1"),
+        (["add", "missing.py", "--spec", "missing.yaml"], "cannot read spec"),
+        (["frobnicate"], "invalid choice"),
+    ],
+)
+def test_bad_arguments(starter_home, args, fragment):
+    assert_bad_input(dse(starter_home, *args), fragment)
+
+
+def test_json_error_shape(starter_home):
+    proc = dse(starter_home, "find", "", "--json")
+    assert proc.returncode == 2 and json.loads(proc.stdout) == {"error": "the query is empty"}
