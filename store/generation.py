@@ -15,58 +15,6 @@ from typing import Any
 
 from dse_tui.store.db import connect
 
-SCHEMA = """
-CREATE TABLE transcripts (
-    id TEXT PRIMARY KEY,
-    task TEXT NOT NULL,
-    spec TEXT NOT NULL,
-    started_at TEXT NOT NULL,
-    finished_at TEXT,
-    outcome TEXT NOT NULL DEFAULT 'running',   -- running | generated | reused | failed | cancelled
-    reason TEXT,
-    artifact_id TEXT,
-    reused INTEGER NOT NULL DEFAULT 0,
-    start_tier TEXT,
-    prediction TEXT,                            -- JSON: learned start tier and its evidence
-    attempts INTEGER NOT NULL DEFAULT 0,
-    cost_usd REAL NOT NULL DEFAULT 0
-);
-CREATE INDEX transcripts_started ON transcripts(started_at DESC);
-
-CREATE TABLE attempts (
-    transcript_id TEXT NOT NULL REFERENCES transcripts(id) ON DELETE CASCADE,
-    n INTEGER NOT NULL,
-    tier TEXT NOT NULL,
-    provider TEXT NOT NULL,
-    model TEXT NOT NULL,
-    temperature REAL,
-    prompt TEXT NOT NULL,                       -- JSON list of {role, content}
-    reply TEXT,
-    code TEXT,
-    test_results TEXT,                          -- JSON
-    passed INTEGER NOT NULL DEFAULT 0,
-    error TEXT,
-    duration_ms REAL NOT NULL DEFAULT 0,
-    input_tokens INTEGER NOT NULL DEFAULT 0,
-    output_tokens INTEGER NOT NULL DEFAULT 0,
-    cost_usd REAL NOT NULL DEFAULT 0,
-    PRIMARY KEY (transcript_id, n)
-);
-
-CREATE TABLE spend (
-    id INTEGER PRIMARY KEY,
-    at TEXT NOT NULL,
-    transcript_id TEXT,
-    tier TEXT NOT NULL,
-    provider TEXT NOT NULL,
-    model TEXT NOT NULL,
-    input_tokens INTEGER NOT NULL,
-    output_tokens INTEGER NOT NULL,
-    cost_usd REAL NOT NULL
-);
-CREATE INDEX spend_at ON spend(at);
-"""
-
 
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="microseconds")

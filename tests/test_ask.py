@@ -86,13 +86,17 @@ def test_a_paid_tier_is_skipped_when_the_budget_is_short(engine):
 
 def test_the_daily_budget_is_enforced_from_the_ledger(engine):
     powerful = ScriptedProvider([WRONG_ADD] * 10)
-    settings = AskSettings(daily_budget_usd=0.02)
-    first = engine.ask("add two numbers", ADD_SPEC, ladder=ladder(tier("powerful", 3.0, 15.0)), providers={"powerful": powerful}, settings=settings)
-    assert first.cost_usd > 0
+    priced = ladder(tier("powerful", 3.0, 15.0))
+    first = engine.ask("add two numbers", ADD_SPEC, ladder=priced, providers={"powerful": powerful}, settings=AskSettings(daily_budget_usd=1.0))
+    assert first.attempts == 4 and first.cost_usd > 0
     spent = engine.generation.spent_today()
-    assert spent <= 0.02 + 0.01  # the estimate stops calls before the limit is crossed by more than one call
-    second = engine.ask("add two numbers", ADD_SPEC, ladder=ladder(tier("powerful", 3.0, 15.0)), providers={"powerful": powerful}, settings=settings)
+    assert spent == pytest.approx(first.cost_usd)
+    # a daily limit just above what was spent leaves less than one call's worst case
+    tight = AskSettings(daily_budget_usd=spent + 0.001)
+    second = engine.ask("add two numbers", ADD_SPEC, ladder=priced, providers={"powerful": powerful}, settings=tight)
     assert second.attempts == 0 and "budget" in second.reason
+    assert any(s["reason"].startswith("daily budget") for s in second.skipped)
+    assert len(powerful.calls) == 4
 
 
 def test_asking_again_is_a_reuse_with_no_model_call(engine):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))  # tests/helpers.py and tests/fakes
+sys.path.insert(0, str(Path(__file__).parent / "tests"))  # tests/helpers.py and tests/fakes
 
 
 @pytest.fixture(autouse=True)
