@@ -422,3 +422,7 @@ def test_embedded_smollm2_writes_a_function():
     assert "def" in done.text, done.text
     assert done.input_tokens > 0 and done.output_tokens > 0 and done.cost_usd == 0.0
     assert done.provider == "embedded" and done.latency_ms < 30_000
+    # the deadline is checked per generated token: a tiny timeout ends generation at once
+    with pytest.raises(ProviderError) as info:
+        provider.complete(messages, model=fast.model, temperature=0.2, max_tokens=400, timeout_s=0.001)
+    assert info.value.kind == "timeout"

