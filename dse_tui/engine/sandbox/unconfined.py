@@ -1,0 +1,25 @@
+"""The last resort: limits and a scrubbed environment, but no isolation at all."""
+
+from __future__ import annotations
+
+from .base import Sandbox
+from .model import Limits
+from .environment import python_argv
+from .limits import apply_rlimits
+from .runner import Launch
+
+
+class UnconfinedSandbox(Sandbox):
+    name = "none"
+    strength = "none"
+    drops_root = False
+
+    def describe(self) -> str:
+        return (
+            "none: code is NOT isolated - it runs as you and can read and change your files, use "
+            "the network and signal your processes; only time, CPU, memory and output are limited "
+            "(install bubblewrap for a real sandbox)"
+        )
+
+    def _launch(self, source: str, limits: Limits, workdir: str) -> Launch:
+        return Launch(python_argv(source), preexec_fn=lambda: apply_rlimits(limits))
