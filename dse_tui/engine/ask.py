@@ -39,6 +39,7 @@ class AskSettings:
     examples: int = 2
     daily_budget_usd: float = 5.0
     request_budget_usd: float | None = None  # None: only the daily limit applies
+    exclude_examples: frozenset[str] = frozenset()  # artifact names never shown as examples (benchmarks)
 
 
 @dataclass(frozen=True)
@@ -213,8 +214,11 @@ class Asker:
     def examples(self) -> list[Example]:
         if self.settings.examples <= 0:
             return []
-        matches = self.engine.find_similar(f"{self.task}\n{self.spec.description}", min_quality=0.5, limit=self.settings.examples)
-        return [Example(m.artifact.description, m.artifact.content) for m in matches]
+        excluded = self.settings.exclude_examples
+        matches = self.engine.find_similar(
+            f"{self.task}\n{self.spec.description}", min_quality=0.5, limit=self.settings.examples + len(excluded)
+        )
+        return [Example(m.artifact.description, m.artifact.content) for m in matches if m.artifact.name not in excluded][: self.settings.examples]
 
     def run(self) -> AskResult:
         if not self.task:

@@ -1,0 +1,117 @@
+"""HumanEval with the embedded model alone, through the real ask path.
+
+    .venv/bin/python bench/escalation_humaneval.py [--limit N] [--modes single,examples,escalation]
+
+Modes (each on its own fresh home):
+  single      pass@1 single-shot: no store examples, one attempt
+  examples    one attempt with the two nearest tested solutions of OTHER problems as examples
+              (the 164 canonical solutions are in the store; the problem's own is never shown)
+  escalation  as `examples`, with feedback and the temperature schedule, at most 4 attempts
+Then a second pass over the tasks `escalation` solved: every answer should be a reuse.
+Prints one JSON line per mode. Slow (over half an hour on 2 cores): a benchmark, not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import statistics
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from humaneval_tasks import Task, load_tasks  # noqa: E402
+
+from dse_tui.engine.ask import AskSettings  # noqa: E402
+from dse_tui.engine.core import Engine  # noqa: E402
+from dse_tui.engine.providers import load_ladder_config  # noqa: E402
+from dse_tui.engine.spec import parse_spec  # noqa: E402
+
+NO_REUSE = 1.01  # a similarity no match reaches
+
+
+def fast_only(max_attempts: int):
+    ladder = load_ladder_config(user=False)
+    return dataclasses.replace(ladder, tiers=[ladder.tier("fast")], max_attempts=max_attempts)
+
+
+def seed_canonical(engine: Engine, tasks: list[Task]) -> None:
+    for task in tasks:
+        engine.store_artifact(task.code, parse_spec(task.spec_text, origin=task.task_id), name=task.slug,
+                              provenance={"source": "humaneval", "task_id": task.task_id})
+
+
+def ask_all(engine: Engine, tasks: list[Task], *, attempts: int, examples: int, reuse: bool, label: str) -> dict:
+    ladder = fast_only(attempts)
+    solved, per_attempt, latencies, tokens, reused = [], Counter(), [], 0, 0
+    for i, task in enumerate(tasks, 1):
+        settings = AskSettings(
+            reuse_min_similarity=0.75 if reuse else NO_REUSE,
+            examples=examples,
+            exclude_examples=frozenset({task.slug}),
+        )
+        started = time.perf_counter()
+        # The task text is the prompt's own docstring: what a user would describe.
+        result = engine.ask(task.prompt, parse_spec(task.spec_text, origin=task.task_id), ladder=ladder, settings=settings)
+        latencies.append((time.perf_counter() - started) * 1000)
+        transcript = engine.generation.get(result.transcript_id)
+        tokens += sum(a.input_tokens + a.output_tokens for a in transcript.attempt_records)
+        if result.artifact is not None:
+            solved.append(task)
+            reused += result.reused
+            if not result.reused:
+                per_attempt[result.attempts] += 1
+        print(f"\r{label} {i}/{len(tasks)} solved {len(solved)}", end="", file=sys.stderr, flush=True)
+    print(file=sys.stderr)
+    return {
+        "mode": label,
+        "tasks": len(tasks),
+        "solved": len(solved),
+        "pass_rate": round(len(solved) / len(tasks), 4),
+        "successes_per_attempt": dict(sorted(per_attempt.items())),
+        "reused": reused,
+        "latency_ms_mean": round(statistics.mean(latencies), 1),
+        "latency_ms_p50": round(statistics.median(latencies), 1),
+        "tokens_total": tokens,
+        "solved_ids": [t.task_id for t in solved],
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--limit", type=int, default=164)
+    parser.add_argument("--modes", default="single,examples,escalation")
+    args = parser.parse_args()
+    tasks = load_tasks()[: args.limit]
+    modes = args.modes.split(",")
+    escalation_home = None
+    for mode in modes:
+        home = tempfile.mkdtemp(prefix=f"dse-he-{mode}-")
+        engine = Engine(home)
+        engine.embedder
+        if mode == "single":
+            report = ask_all(engine, tasks, attempts=1, examples=0, reuse=False, label=mode)
+        else:
+            seed_canonical(engine, load_tasks())
+            report = ask_all(engine, tasks, attempts=1 if mode == "examples" else 4, examples=2, reuse=False, label=mode)
+        print(json.dumps(report), flush=True)
+        if mode == "escalation":
+            solved = [t for t in tasks if t.task_id in set(report["solved_ids"])]
+            if solved:
+                again = ask_all(engine, solved, attempts=4, examples=2, reuse=True, label="second pass (reuse)")
+                again["hit_rate"] = round(again["reused"] / len(solved), 4)
+                print(json.dumps(again), flush=True)
+            escalation_home = home
+        engine.close()
+    if escalation_home:
+        print(json.dumps({"note": "escalation home kept for inspection", "home": escalation_home}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
