@@ -129,3 +129,9 @@ def test_non_utf8_spec_file(tmp_path):
 def test_missing_spec_file(tmp_path):
     with pytest.raises(SpecError, match="cannot read spec"):
         load_spec_file(str(tmp_path / "nope.yaml"))
+
+
+def test_unquoted_dates_are_refused_with_a_hint():
+    text = "function: f\ndescription: d\nbehaviors:\n  - behavior: a\n    given: {day: 2024-03-15}\n    then: {result_equals: 1}\n"
+    with pytest.raises(SpecError, match=r"line 5: behaviors.0.given.day: .*not date \(quote it"):
+        parse_spec(text)

@@ -1,19 +1,20 @@
 """Runs inside the sandbox (python -I -S -c <this file>): stdlib only.
 
-Reads one JSON payload on stdin, runs the artifact's behaviours (mode "spec")
-or one call (mode "call"), and reports events as JSON lines on the original
-stdout, each prefixed with the payload's nonce so that whatever the artifact
-itself prints can never be mistaken for a result.
+Reads one marshalled payload on stdin, runs the artifact's behaviours (mode
+"spec") or one call (mode "call"), and reports events as Python-literal lines
+on the original stdout, each prefixed with the payload's nonce so that whatever
+the artifact itself prints can never be mistaken for a result. Only builtin
+modules are imported up front: `json` alone (via `re`, `enum`) would triple the
+start-up time of every sandboxed call.
 """
 
 import builtins
 import io
-import json
+import marshal
 import math
 import os
 import sys
 import time
-import traceback
 
 _OUT_FD = os.dup(1)
 _REPR_LIMIT = 300
@@ -24,21 +25,11 @@ class MissingFunction(Exception):
 
 
 def _emit(nonce, event):
-    line = nonce + " " + json.dumps(event, default=_json_default) + "\n"
-    data = line.encode("utf-8", "replace")
+    # repr of plain values is a Python literal: the parent reads it with ast.literal_eval
+    line = nonce + " " + repr(event) + "\n"
+    data = line.encode("utf-8", "backslashreplace")
     while data:
         data = data[os.write(_OUT_FD, data):]
-
-
-def _json_default(value):
-    if isinstance(value, (set, frozenset)):
-        try:
-            return sorted(value)
-        except TypeError:
-            return list(value)
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    return repr(value)
 
 
 def _short(value):
@@ -49,14 +40,35 @@ def _short(value):
     return text if len(text) <= _REPR_LIMIT else text[: _REPR_LIMIT - 3] + "..."
 
 
+def _plain(value, depth=0):
+    """The value as plain literals (what JSON can carry); anything else becomes its repr."""
+    if depth > 50:
+        return _short(value)
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else repr(value)
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, (list, tuple)):
+        return [_plain(v, depth + 1) for v in value]
+    if isinstance(value, (set, frozenset)):
+        items = [_plain(v, depth + 1) for v in value]
+        try:
+            return sorted(items)
+        except TypeError:
+            return items
+    if isinstance(value, dict):
+        return {k if isinstance(k, str) else _short(k): _plain(v, depth + 1) for k, v in value.items()}
+    return _short(value)
+
+
 def _jsonable(value):
     try:
-        text = json.dumps(value, default=_json_default)
-    except (ValueError, RecursionError):
+        plain = _plain(value)
+    except RecursionError:
         return _short(value)
-    if len(text) > 1_000_000:
-        return _short(value)
-    return json.loads(text)
+    return plain if len(repr(plain)) <= 1_000_000 else _short(value)
 
 
 def _deep_equal(actual, expected):
@@ -85,6 +97,8 @@ def _compare(op, actual, limit):
 
 def _where(exc, filenames=("<artifact>", "<tests>")):
     """The innermost line of the artifact or tests where `exc` happened."""
+    import traceback  # only on failures: it costs start-up time on every call otherwise
+
     for frame in reversed(traceback.extract_tb(exc.__traceback__)):
         if frame.filename in filenames:
             label = "code" if frame.filename == "<artifact>" else "tests"
@@ -273,7 +287,7 @@ def _call_mode(nonce, payload):
 
 
 def main():
-    payload = json.loads(sys.stdin.buffer.read().decode("utf-8"))
+    payload = marshal.loads(sys.stdin.buffer.read())
     nonce = payload.pop("nonce")
     sys.stdin = io.StringIO("")
     sys.setrecursionlimit(max(sys.getrecursionlimit(), 3000))

@@ -231,6 +231,8 @@ class _Validator:
             given = {}
         if not isinstance(given, dict) or not all(isinstance(k, str) and _IDENT_RE.match(k) for k in given):
             raise self.fail(path + ("given",), "'given' must map argument names to values")
+        for key, value in given.items():
+            self.plain(path + ("given", key), value)
         then = raw.get("then")
         if not isinstance(then, dict) or not then:
             raise self.fail(path + ("then",), "'then' must be a non-empty mapping of expectations")
@@ -247,7 +249,7 @@ class _Validator:
         if key not in THEN_KEYS:
             raise self.fail(path, f"unknown expectation '{key}' (allowed: {', '.join(sorted(THEN_KEYS))})")
         if key == "result_equals":
-            return value
+            return self.plain(path, value)
         if key == "result_contains":
             if isinstance(value, str) or (isinstance(value, list) and value and all(isinstance(v, str) for v in value)):
                 return value
@@ -275,6 +277,23 @@ class _Validator:
         if key == "line_count":
             return self._comparison(path, key, value, "<=")
         raise AssertionError(key)  # pragma: no cover - THEN_KEYS is exhaustive above
+
+    def plain(self, path: tuple, value: Any) -> Any:
+        """Values travel to the sandbox as plain literals; YAML's dates and sets do not."""
+        if value is None or isinstance(value, (bool, int, float, str)):
+            return value
+        if isinstance(value, list):
+            for item in value:
+                self.plain(path, item)
+            return value
+        if isinstance(value, dict):
+            for k, v in value.items():
+                if not isinstance(k, (str, int, float, bool)):
+                    raise self.fail(path, f"mapping keys must be plain scalars, not {type(k).__name__}")
+                self.plain(path, v)
+            return value
+        hint = " (quote it: '2024-03-15')" if type(value).__name__ in ("date", "datetime") else ""
+        raise self.fail(path, f"values must be plain YAML (numbers, strings, lists, mappings), not {type(value).__name__}{hint}")
 
     def _comparison(self, path: tuple, key: str, value: Any, default_op: str) -> Comparison:
         if isinstance(value, (int, float)) and not isinstance(value, bool):

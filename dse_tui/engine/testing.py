@@ -1,12 +1,14 @@
 """Runs code against its spec in the sandbox and derives TestResults.
 
-The harness (harness_child.py) executes inside the sandbox and reports events
-as nonce-tagged JSON lines; everything else the child prints is ignored.
+The harness (harness_child.py) executes inside the sandbox: the payload goes
+in marshalled (same interpreter), events come back as nonce-tagged lines of
+Python literals read with ast.literal_eval; everything else is ignored.
 """
 
 from __future__ import annotations
 
-import json
+import ast
+import marshal
 import secrets
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
@@ -82,9 +84,11 @@ def _parse_events(stdout: bytes, nonce: str) -> list[dict[str, Any]]:
     for raw in stdout.decode("utf-8", "replace").splitlines():
         if raw.startswith(prefix):
             try:
-                events.append(json.loads(raw[len(prefix):]))
-            except json.JSONDecodeError:
+                event = ast.literal_eval(raw[len(prefix):])
+            except (ValueError, SyntaxError, MemoryError, RecursionError):
                 continue
+            if isinstance(event, dict):
+                events.append(event)
     return events
 
 
@@ -119,7 +123,7 @@ def run_spec(
         "tests": spec.tests,
         "coverage": coverage,
     }
-    run = sandbox.run(harness_source(), json.dumps(payload).encode("utf-8"), limits)
+    run = sandbox.run(harness_source(), marshal.dumps(payload), limits)
     events = _parse_events(run.stdout, nonce)
     by_name = {b.name: b for b in spec.behaviors}
     checks: list[CheckResult] = []
@@ -207,7 +211,7 @@ def call_function(code: str, function: str, inputs: dict[str, Any], sandbox: San
     """Call `function(**inputs)` from `code` once, in the sandbox."""
     nonce = secrets.token_hex(16)
     payload = {"nonce": nonce, "mode": "call", "code": code, "function": function, "inputs": inputs}
-    run = sandbox.run(harness_source(), json.dumps(payload).encode("utf-8"), limits)
+    run = sandbox.run(harness_source(), marshal.dumps(payload), limits)
     events = [e for e in _parse_events(run.stdout, nonce) if e.get("event") == "result"]
     common = dict(wall_ms=round(run.wall_ms, 2), cpu_ms=round(run.cpu_ms, 2), memory_mb=round(run.peak_memory_mb, 2), sandbox=run.backend)
     if not events:
