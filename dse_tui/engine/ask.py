@@ -89,6 +89,7 @@ class AskResult:
     reason: str | None = None
     prediction: dict[str, Any] | None = None
     skipped: list[dict[str, str]] = field(default_factory=list)
+    reuse_rejected: list[str] = field(default_factory=list)  # similar artifacts that failed this spec
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -104,6 +105,7 @@ class AskResult:
             "reason": self.reason,
             "prediction": self.prediction,
             "skipped": self.skipped,
+            "reuse_rejected": self.reuse_rejected,
         }
 
 
@@ -141,6 +143,7 @@ class Asker:
         self.max_tier = max_tier
         self.spent = 0.0
         self.skipped: list[dict[str, str]] = []
+        self.reuse_rejected: list[str] = []
         self.log = engine.generation
         self.transcript_id = ""
 
@@ -167,6 +170,7 @@ class Asker:
                     MetricPoint(artifact.id, utcnow(), (time.perf_counter() - started) * 1000, results.cpu_ms, results.peak_memory_mb, True, None, "reuse")
                 )
                 return self.engine.store.get(artifact.id) or artifact
+            self.reuse_rejected.append(artifact.id)
         return None
 
     # -- the ladder ----------------------------------------------------------------------
@@ -235,7 +239,10 @@ class Asker:
     def _finish(self, outcome: str, artifact: Artifact | None, tier: str | None, attempts: int, reason: str | None, prediction) -> AskResult:
         self.log.finish(self.transcript_id, outcome, artifact_id=artifact.id if artifact else None, reused=outcome == "reused", reason=reason)
         self.emit(AskFinished(self.transcript_id, outcome, artifact.id if artifact else None, reason))
-        return AskResult(self.transcript_id, outcome, artifact, outcome == "reused", tier, attempts, self.spent, reason, prediction, self.skipped)
+        return AskResult(
+            self.transcript_id, outcome, artifact, outcome == "reused", tier, attempts, self.spent, reason, prediction,
+            self.skipped, self.reuse_rejected,
+        )
 
     def _run(self) -> AskResult:
         reused = self.try_reuse()
