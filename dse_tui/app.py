@@ -1,0 +1,209 @@
+"""The Textual shell: modes, bindings, command palette, and the engine's start-up.
+
+The first frame must come fast, so nothing heavy is imported here: the engine
+(and with it SQLite extensions, the embedder, the sandbox) is imported and
+opened in a thread worker once the first frame is on screen.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from textual import work
+from textual.app import App
+from textual.binding import Binding
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.message import Message
+from textual.signal import Signal
+from textual.worker import Worker, WorkerState
+
+from dse_tui.screens.library import LibraryScreen
+from dse_tui.screens.widgets.host import PaletteCommand, ShellStatus
+
+if TYPE_CHECKING:
+    from dse_tui.engine.core import Engine
+    from dse_tui.engine.events import Event
+
+DEFAULT_THEME = "ansi-dark"  # ANSI colours: readable on the Linux console and over any SSH terminal
+
+
+class ScreenCommands(Provider):
+    """Context-aware palette: the commands of the screen it was opened over, then the app's."""
+
+    def _commands(self) -> list[PaletteCommand]:
+        screen_commands = getattr(self.screen, "palette_commands", None)
+        app_commands = getattr(self.app, "palette_commands", None)
+        return [*(screen_commands() if screen_commands else []), *(app_commands() if app_commands else [])]
+
+    async def discover(self) -> Hits:
+        for command in self._commands():
+            yield DiscoveryHit(command.title, command.callback, help=command.help)
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for command in self._commands():
+            score = matcher.match(command.title)
+            if score > 0:
+                yield Hit(score, matcher.highlight(command.title), command.callback, help=command.help)
+
+
+class DSEApp(App):
+    TITLE = "DSE"
+    CSS_PATH = "app.tcss"
+    # Each top-level area is a mode with its own screen stack. Add the Ask and
+    # Transcripts screens here when they exist, and a palette command below.
+    MODES = {"library": LibraryScreen}
+    DEFAULT_MODE = "library"
+    COMMANDS = App.COMMANDS | {ScreenCommands}
+    BINDINGS = [
+        Binding("ctrl+q", "quit", "Quit", id="app.quit", tooltip="Leave DSE", priority=True),
+        Binding("f1", "show_help_panel", "Keys", id="app.keys", tooltip="Show every key of this screen", show=False),
+    ]
+
+    class EngineOpened(Message):
+        def __init__(self, engine: Engine) -> None:
+            super().__init__()
+            self.engine = engine
+
+    class EngineEvent(Message):
+        """An engine event that arrived on some worker thread, now on the UI thread."""
+
+        def __init__(self, event: Event) -> None:
+            super().__init__()
+            self.event = event
+
+    class StatusChanged(Message):
+        def __init__(self, status: ShellStatus) -> None:
+            super().__init__()
+            self.status = status
+
+    def __init__(
+        self,
+        home: str | Path | None = None,
+        *,
+        engine: Engine | None = None,
+        import_starter: bool = True,
+        keymap: dict[str, str] | None = None,
+        theme: str | None = None,
+    ) -> None:
+        """`engine` lets tests inject an open engine; the app then neither creates nor closes it."""
+        super().__init__()
+        self.animation_level = "none"  # low-resource default: no animation over SSH or on a Pi
+        self._home = home
+        self._injected = engine
+        self._import_starter = import_starter
+        self._keymap = keymap or {}
+        self._theme_name = theme or os.environ.get("DSE_THEME") or DEFAULT_THEME
+        self.engine: Engine | None = None
+        self.status = ShellStatus()
+        self.status_signal: Signal[ShellStatus] = Signal(self, "status")
+        self.engine_signal: Signal[Engine] = Signal(self, "engine")
+        self.event_signal: Signal[Any] = Signal(self, "engine-event")
+
+    def on_mount(self) -> None:
+        if self._theme_name in self.available_themes:
+            self.theme = self._theme_name
+        if self._keymap:
+            self.set_keymap(self._keymap)
+        # After the first frame, so the UI shows before the engine's imports begin.
+        self.call_after_refresh(self._open_engine)
+
+    def on_unmount(self) -> None:
+        if self.engine is not None and self._injected is None:
+            self.engine.close()
+
+    # -- engine start-up (thread worker; it only posts messages) ------------------------------------
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="engine", name="open the engine")
+    def _open_engine(self) -> None:
+        engine = self._injected
+        if engine is None:
+            from dse_tui.engine.core import Engine
+
+            engine = Engine(self._home)
+        self.post_message(self.StatusChanged(ShellStatus("opening the store…", *self._sandbox_text(engine))))
+        engine.events.subscribe(lambda event: self.post_message(self.EngineEvent(event)))
+        if self._import_starter:
+            engine.ensure_starter_library()  # progress arrives as engine events
+        self.post_message(self.EngineOpened(engine))
+        engine.embedder  # warm up now, so the first search does not wait for the model
+
+    @staticmethod
+    def _sandbox_text(engine: Engine) -> tuple[str, str]:
+        """(sandbox, warning): the sandbox that runs code, and plain words if it is not strong."""
+        try:
+            sandbox = engine.sandbox
+        except Exception as exc:  # noqa: BLE001 - shown to the user instead of raised
+            return "none", f"No sandbox is available ({exc}); running code will fail."
+        strength = getattr(sandbox, "strength", "unknown")
+        label = f"{sandbox.name} ({strength} isolation)"
+        if strength == "strong":
+            return label, ""
+        describe = getattr(sandbox, "describe", None)
+        detail = describe() if callable(describe) else ""
+        how = "WEAK" if strength == "weak" else "NO"
+        return label, f"Untrusted code runs with {how} isolation" + (f": {detail}" if detail else ".")
+
+    def on_dseapp_status_changed(self, message: StatusChanged) -> None:
+        self._set_status(message.status)
+
+    def on_dseapp_engine_opened(self, message: EngineOpened) -> None:
+        self.engine = message.engine
+        self._set_status(ShellStatus("", self.status.sandbox, self.status.warning, ready=True))
+        self.engine_signal.publish(message.engine)
+
+    def on_dseapp_engine_event(self, message: EngineEvent) -> None:
+        event = message.event
+        if type(event).__name__ == "Progress" and not self.status.ready:
+            detail = f" · {event.detail}" if event.detail else ""
+            self._set_status(ShellStatus(f"importing {event.task} {event.done}/{event.total}{detail}",
+                                         self.status.sandbox, self.status.warning))
+        self.event_signal.publish(event)
+
+    def _set_status(self, status: ShellStatus) -> None:
+        self.status = status
+        self.status_signal.publish(status)
+
+    # -- the one place worker failures become visible -----------------------------------------------
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state != WorkerState.ERROR:
+            return
+        error = event.worker.error
+        from dse_tui.engine.errors import DSEError  # the engine is loaded by now (or its import failed)
+
+        text = str(error) if isinstance(error, DSEError) else f"{type(error).__name__}: {error}"
+        self.notify(text, title=f"Could not {event.worker.name}", severity="error", timeout=8)
+        if event.worker.group == "engine":
+            self._set_status(ShellStatus("the engine did not start", self.status.sandbox, self.status.warning))
+
+    # -- palette ------------------------------------------------------------------------------------
+
+    def palette_commands(self) -> list[PaletteCommand]:
+        return [
+            PaletteCommand("app: library", "Browse, search and run stored artifacts", lambda: self.switch_mode("library")),
+            PaletteCommand("app: keys", "Show the keys of this screen", self.action_show_help_panel),
+        ]
+
+
+def load_keymap() -> dict[str, str]:
+    """Binding id -> keys, from $DSE_KEYMAP or $XDG_CONFIG_HOME/dse/keymap.yaml (e.g. `library.run: ctrl+r`)."""
+    path = os.environ.get("DSE_KEYMAP") or os.path.join(
+        os.environ.get("XDG_CONFIG_HOME") or os.path.expanduser("~/.config"), "dse", "keymap.yaml"
+    )
+    if not os.path.isfile(path):
+        return {}
+    import yaml
+
+    with open(path, encoding="utf-8") as handle:
+        data = yaml.safe_load(handle) or {}
+    return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+
+
+def run_app(home: str | None = None) -> int:
+    """`dse` with no arguments: open the TUI on `home` (default: $DSE_HOME or the XDG data dir)."""
+    app = DSEApp(home, keymap=load_keymap())
+    app.run()
+    return int(app.return_code or 0)

@@ -1,0 +1,1 @@
+"""Textual screens and their stylesheets (installed as dse_tui.screens)."""

@@ -1,0 +1,398 @@
+"""The Library: browse, search by meaning, inspect and run stored artifacts.
+
+Rows are paged from SQLite (one page in the table, never the whole store);
+every engine call runs in a thread worker that only posts a message back.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.screen import Screen
+from textual.timer import Timer
+from textual.widgets import DataTable, Footer, Input, Label, Select, Static
+from textual.worker import get_current_worker
+
+from dse_tui.screens.widgets.detail import ArtifactDetail
+from dse_tui.screens.widgets.host import PaletteCommand
+from dse_tui.screens.widgets.status import StatusLine
+
+if TYPE_CHECKING:
+    from dse_tui.engine.core import Engine, RunOutcome
+    from dse_tui.store.records import Artifact
+
+QUALITY_CHOICES = [("any", 0.0), ("≥ 0.5", 0.5), ("≥ 0.75", 0.75), ("≥ 0.9", 0.9)]
+TYPE_CHOICES = [("any", ""), ("function", "FUNCTION"), ("workflow", "WORKFLOW"), ("tool", "TOOL"), ("test", "TEST")]
+ORDERS = ["name", "quality", "usage", "recent"]
+DEBOUNCE_S = 0.3
+NARROW_BELOW = 100  # columns; below this the table and detail stack vertically
+
+
+def _split_tags(text: str) -> list[str]:
+    return [t.strip() for t in text.split(",") if t.strip()]
+
+
+class LibraryScreen(Screen):
+    CSS_PATH = "library.tcss"
+    PAGE_SIZE = 50
+
+    BINDINGS = [
+        Binding("slash", "focus_search", "Search", id="library.search", tooltip="Search by meaning (type a description)"),
+        Binding("r", "focus_run", "Run", id="library.run", tooltip="Type JSON keyword arguments and run the highlighted artifact"),
+        Binding("left_square_bracket", "page(-1)", "Prev", id="library.prev_page", tooltip="Previous page of rows",
+                group=Binding.Group("Page")),
+        Binding("right_square_bracket", "page(1)", "Next", id="library.next_page", tooltip="Next page of rows",
+                group=Binding.Group("Page")),
+        Binding("o", "cycle_order", "Order", id="library.order", tooltip="Sort the list by name, quality, usage or recency"),
+        Binding("d", "focus_detail", "Detail", id="library.detail", tooltip="Move focus to the detail pane to scroll it",
+                show=False),
+        Binding("escape", "focus_table", "Table", id="library.table", tooltip="Back to the list of artifacts", show=False),
+    ]
+
+    # -- messages from workers ------------------------------------------------------------
+
+    class RowsLoaded(Message):
+        def __init__(self, request: int, artifacts: list[Artifact], total: int, offset: int,
+                     similarity: dict[str, float] | None) -> None:
+            super().__init__()
+            self.request, self.artifacts, self.total, self.offset = request, artifacts, total, offset
+            self.similarity = similarity  # set for search results, None for the paged list
+
+    class HistoryLoaded(Message):
+        def __init__(self, artifact: Artifact, lineage: list[Artifact], metrics: list[Any]) -> None:
+            super().__init__()
+            self.artifact, self.lineage, self.metrics = artifact, lineage, metrics
+
+    class RunFinished(Message):
+        def __init__(self, outcome: RunOutcome) -> None:
+            super().__init__()
+            self.outcome = outcome
+
+    # -- state ----------------------------------------------------------------------------
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.engine: Engine | None = None
+        self.page_offset = 0
+        self.row_total = 0
+        self.order = "name"
+        self.query_text = ""
+        self.min_quality = 0.0
+        self.type_filter = ""
+        self.tags: list[str] = []
+        self._rows: dict[str, Artifact] = {}  # the page on screen, by id
+        self._request = 0  # stale worker results carry an older number and are dropped
+        self._debounce: Timer | None = None
+
+    def compose(self) -> ComposeResult:
+        yield StatusLine("Library")
+        with Horizontal(id="filters"):
+            yield Label("Search", classes="field-label")
+            yield Input(placeholder="describe what it does…", id="search", compact=True)
+            yield Label("Min Q", classes="field-label", id="quality-label")
+            yield Select(QUALITY_CHOICES, value=0.0, allow_blank=False, id="min-quality", compact=True)
+            yield Label("Type", classes="field-label")
+            yield Select(TYPE_CHOICES, value="", allow_blank=False, id="type", compact=True)
+            yield Label("Tags", classes="field-label")
+            yield Input(placeholder="tag, …", id="tags", compact=True)
+        with Horizontal(id="main"):
+            with Vertical(id="list-pane"):
+                yield DataTable(id="artifacts", cursor_type="row", zebra_stripes=False)
+                yield Label("", id="pager")
+            yield ArtifactDetail(id="detail")
+        with Horizontal(id="run-bar"):
+            yield Label("Run", classes="field-label")
+            yield Input(placeholder='{"arg": value}', id="run-args", compact=True)
+        yield Static("", id="run-result", markup=False)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        for field in self.query(Input):
+            field.cursor_blink = False  # low-resource default: no blink timers
+        table = self.query_one("#artifacts", DataTable)
+        # Fixed widths: the layout does not jump as pages change, and renders the same every time.
+        table.add_column("Name", key="name", width=24)
+        table.add_column("Q", key="quality", width=4)
+        table.add_column("Uses", key="uses", width=4)
+        table.add_column("Sim", key="similarity", width=4)
+        table.add_column("Description", key="description", width=80)
+        self._set_pager("starting the engine…")
+        self._subscribe()
+        table.focus()
+
+    def on_screen_resume(self) -> None:
+        # Signals drop subscribers while their screen is detached (another mode is shown).
+        self._subscribe()
+        if self.engine is not None:
+            self.reload()
+
+    def _subscribe(self) -> None:
+        for name, callback in (("engine_signal", self.engine_ready), ("event_signal", self._engine_event)):
+            signal = getattr(self.app, name, None)
+            if signal is not None:
+                signal.unsubscribe(self)
+                signal.subscribe(self, callback)
+        if self.engine is None and getattr(self.app, "engine", None) is not None:
+            self.engine_ready(self.app.engine)
+
+    def on_resize(self) -> None:
+        self.set_class(self.size.width < NARROW_BELOW, "-narrow")
+
+    # -- engine link ------------------------------------------------------------------------
+
+    def engine_ready(self, engine: Engine) -> None:
+        if self.engine is engine:
+            return
+        self.engine = engine
+        self.reload()
+
+    def _engine_event(self, event: Any) -> None:
+        # Something new was stored (e.g. by another screen): show it. Runs refresh themselves.
+        if type(event).__name__ == "ArtifactStored" and self.engine is not None:
+            self.reload()
+
+    # -- loading rows ---------------------------------------------------------------------------
+
+    def reload(self) -> None:
+        """Fetch the rows for the current search, filters and page."""
+        if self.engine is None:
+            return
+        self._request += 1
+        filters = self._filters()
+        if self.query_text:
+            self._set_pager(f"searching “{self.query_text}”…")
+            self._search(self._request, self.query_text, filters)
+        else:
+            self._load_page(self._request, self.page_offset, self.order, filters)
+
+    def _filters(self) -> dict[str, Any]:
+        filters: dict[str, Any] = {}
+        if self.min_quality:
+            filters["min_quality"] = self.min_quality
+        if self.type_filter:
+            filters["type"] = self.type_filter
+        if self.tags:
+            filters["tags"] = self.tags
+        return filters
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="library-rows", name="list artifacts")
+    def _load_page(self, request: int, offset: int, order: str, filters: dict[str, Any]) -> None:
+        assert self.engine is not None
+        total = self.engine.count_artifacts(**filters)
+        if offset >= total > 0:  # the store shrank under us: show the last page
+            offset = (total - 1) // self.PAGE_SIZE * self.PAGE_SIZE
+        rows = self.engine.list_artifacts(offset=offset, limit=self.PAGE_SIZE, order=order, **filters)
+        if not get_current_worker().is_cancelled:
+            self.post_message(self.RowsLoaded(request, rows, total, offset, None))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="library-rows", name="search")
+    def _search(self, request: int, query: str, filters: dict[str, Any]) -> None:
+        assert self.engine is not None
+        matches = self.engine.find_similar(query, limit=self.PAGE_SIZE, **filters)
+        if not get_current_worker().is_cancelled:
+            similarity = {m.artifact.id: m.similarity for m in matches}
+            self.post_message(self.RowsLoaded(request, [m.artifact for m in matches], len(matches), 0, similarity))
+
+    def on_library_screen_rows_loaded(self, message: RowsLoaded) -> None:
+        if message.request != self._request:
+            return
+        table = self.query_one("#artifacts", DataTable)
+        keep = self._highlighted_id()
+        self.row_total, self.page_offset = message.total, message.offset
+        self._rows = {a.id: a for a in message.artifacts}
+        table.clear()
+        for a in message.artifacts:
+            sim = f"{message.similarity[a.id]:.2f}" if message.similarity else ""
+            table.add_row(a.name, f"{a.quality_score:.2f}", str(a.usage_count), sim, a.description, key=a.id)
+        # A reload of the same list keeps the user's place; new search results start at the best match.
+        if keep in self._rows and message.similarity is None:
+            table.move_cursor(row=table.get_row_index(keep), animate=False)
+        else:
+            table.move_cursor(row=0, animate=False)
+            table.scroll_home(animate=False)
+        self._show_selected()  # the cursor may not have moved, so no RowHighlighted would come
+        if message.similarity is not None:
+            found = len(message.artifacts)
+            self._set_pager(f"{found} closest by meaning for “{self.query_text}”" if found
+                            else f"nothing found for “{self.query_text}”")
+        elif self.row_total:
+            last = self.page_offset + len(message.artifacts)
+            self._set_pager(f"rows {self.page_offset + 1}–{last} of {self.row_total} · by {self.order}")
+        else:
+            self._set_pager("no artifacts match these filters" if self._filters() else "the library is empty")
+        if not message.artifacts:
+            self.query_one(ArtifactDetail).show_empty("nothing to show")
+
+    def _set_pager(self, text: str) -> None:
+        self.query_one("#pager", Label).update(text)
+
+    def _highlighted_id(self) -> str | None:
+        table = self.query_one("#artifacts", DataTable)
+        if not table.row_count:
+            return None
+        row_key, _ = table.coordinate_to_cell_key(table.cursor_coordinate)
+        return row_key.value
+
+    @property
+    def selected(self) -> Artifact | None:
+        """The highlighted artifact, if any."""
+        artifact_id = self._highlighted_id()
+        return self._rows.get(artifact_id) if artifact_id else None
+
+    # -- search and filters (debounced where the user types) ----------------------------------------
+
+    @on(Input.Changed, "#search, #tags")
+    def _typed(self) -> None:
+        if self._debounce is not None:
+            self._debounce.stop()
+        self._debounce = self.set_timer(DEBOUNCE_S, self.apply_filters)
+
+    @on(Input.Submitted, "#search, #tags")
+    def _submitted(self) -> None:
+        if self._debounce is not None:
+            self._debounce.stop()
+        self.apply_filters()
+        self.query_one("#artifacts", DataTable).focus()
+
+    @on(Select.Changed, "#min-quality, #type")
+    def _selected(self) -> None:
+        self.apply_filters()
+
+    def apply_filters(self) -> None:
+        """Read the filter widgets and reload from the first page."""
+        self._debounce = None
+        self.query_text = self.query_one("#search", Input).value.strip()
+        self.tags = _split_tags(self.query_one("#tags", Input).value)
+        self.min_quality = float(self.query_one("#min-quality", Select).value)  # type: ignore[arg-type]
+        self.type_filter = str(self.query_one("#type", Select).value)
+        self.page_offset = 0
+        self.reload()
+
+    # -- detail ------------------------------------------------------------------------------------
+
+    @on(DataTable.RowHighlighted, "#artifacts")
+    def _show_selected(self) -> None:
+        artifact = self.selected
+        detail = self.query_one(ArtifactDetail)
+        if artifact is None or (detail.artifact_id == artifact.id and detail.shown is artifact):
+            return
+        detail.show_artifact(artifact)
+        self._load_history(artifact)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="library-detail", name="load history")
+    def _load_history(self, artifact: Artifact) -> None:
+        assert self.engine is not None
+        lineage = self.engine.store.lineage(artifact.id)
+        metrics = self.engine.store.metrics(artifact.id, 20)
+        if not get_current_worker().is_cancelled:
+            self.post_message(self.HistoryLoaded(artifact, list(lineage), list(metrics)))
+
+    def on_library_screen_history_loaded(self, message: HistoryLoaded) -> None:
+        self.query_one(ArtifactDetail).show_history(message.artifact, message.lineage, message.metrics)
+
+    # -- running -----------------------------------------------------------------------------------
+
+    @on(Input.Submitted, "#run-args")
+    def _run_submitted(self) -> None:
+        self.action_run_selected()
+
+    def action_run_selected(self) -> None:
+        artifact = self.selected
+        if artifact is None or self.engine is None:
+            self.notify("Highlight an artifact to run first.", severity="warning")
+            return
+        raw = self.query_one("#run-args", Input).value.strip() or "{}"
+        try:
+            inputs = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            self.notify(f"Not valid JSON: {exc.msg} at column {exc.colno}.", title="Run", severity="error")
+            return
+        if not isinstance(inputs, dict):
+            self.notify('Give a JSON object of keyword arguments, e.g. {"items": [3, 1, 2]}.', title="Run",
+                        severity="error")
+            return
+        self.query_one("#run-result", Static).update(f"running {artifact.name}…")
+        self._run(artifact, inputs)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="library-run", name="run")
+    def _run(self, artifact: Artifact, inputs: dict[str, Any]) -> None:
+        assert self.engine is not None
+        self.post_message(self.RunFinished(self.engine.run(artifact, inputs, source="tui")))
+
+    def on_library_screen_run_finished(self, message: RunFinished) -> None:
+        outcome = message.outcome
+        call, artifact = outcome.call, outcome.artifact
+        result = self.query_one("#run-result", Static)
+        if outcome.success:
+            result.update(f"✓ {artifact.name} → {call.repr}   ({call.execution_time_ms:.2f} ms, {call.memory_mb:.1f} MB)")
+            result.set_classes("-ok")
+        else:
+            result.update(f"✗ {artifact.name} failed: {call.error}")
+            result.set_classes("-failed")
+        # The store counted the run: show the new usage without reloading the page.
+        if artifact.id in self._rows:
+            self._rows[artifact.id] = artifact
+            self.query_one("#artifacts", DataTable).update_cell(artifact.id, "uses", str(artifact.usage_count))
+            detail = self.query_one(ArtifactDetail)
+            if detail.artifact_id == artifact.id:
+                detail.show_usage(artifact)
+                self._load_history(artifact)
+
+    # -- actions -----------------------------------------------------------------------------------
+
+    def action_focus_search(self) -> None:
+        self.query_one("#search", Input).focus()
+
+    def action_focus_run(self) -> None:
+        self.query_one("#run-args", Input).focus()
+
+    def action_focus_table(self) -> None:
+        self.query_one("#artifacts", DataTable).focus()
+
+    def action_focus_detail(self) -> None:
+        self.query_one(ArtifactDetail).focus()
+
+    def action_page(self, step: int) -> None:
+        if self.query_text:
+            self.notify("Search results are not paged; clear the search to browse pages.")
+            return
+        offset = self.page_offset + step * self.PAGE_SIZE
+        if 0 <= offset < self.row_total:
+            self.page_offset = offset
+            self.reload()
+
+    def action_cycle_order(self) -> None:
+        self.order = ORDERS[(ORDERS.index(self.order) + 1) % len(ORDERS)]
+        self.page_offset = 0
+        self.reload()
+
+    def action_clear_filters(self) -> None:
+        self.query_one("#search", Input).value = ""
+        self.query_one("#tags", Input).value = ""
+        self.query_one("#min-quality", Select).value = 0.0
+        self.query_one("#type", Select).value = ""
+        self.apply_filters()
+
+    def palette_commands(self) -> list[PaletteCommand]:
+        """What the command palette offers while this screen is shown."""
+        commands = [
+            PaletteCommand("library: search", "Search artifacts by meaning", self.action_focus_search),
+            PaletteCommand("library: next page", "Show the next page of rows", lambda: self.action_page(1)),
+            PaletteCommand("library: previous page", "Show the previous page of rows", lambda: self.action_page(-1)),
+            PaletteCommand("library: change order", f"Sort by the next of {', '.join(ORDERS)}", self.action_cycle_order),
+            PaletteCommand("library: clear filters", "Empty the search and reset the filters", self.action_clear_filters),
+            PaletteCommand("library: reload", "Read the rows again from the store", self.reload),
+        ]
+        if self.selected is not None:
+            name = self.selected.name
+            commands.insert(1, PaletteCommand("library: run selected", f"Run {name} with the JSON in the Run field",
+                                              self.action_run_selected))
+            commands.insert(2, PaletteCommand("library: show detail", f"Scroll through {name}'s code, spec and checks",
+                                              self.action_focus_detail))
+        return commands

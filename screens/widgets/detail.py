@@ -1,0 +1,154 @@
+"""The detail pane: one artifact's code, spec, latest test results, usage and lineage.
+
+Everything is rendered as rich Text/Syntax objects, never markup, because
+names, messages and code come from users and models and may contain "[...]".
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Iterable
+
+from rich.syntax import Syntax
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.widgets import Static
+
+if TYPE_CHECKING:
+    from dse_tui.store.records import Artifact, MetricPoint
+
+# ANSI colours read on the Linux console and follow the user's terminal palette.
+CODE_THEME = "ansi_dark"
+
+
+def quality_breakdown(results: dict[str, Any], quality: float) -> Text:
+    """quality = 0.4·pass + 0.3·coverage + 0.2·performance + 0.1·robustness, with the measured parts."""
+    parts = [
+        ("0.4·pass", results.get("pass_rate", 0.0)),
+        ("0.3·coverage", results.get("coverage", 0.0)),
+        ("0.2·performance", results.get("performance_score", 0.0)),
+        ("0.1·robustness", results.get("robustness_score", 0.0)),
+    ]
+    text = Text.assemble(("quality ", "bold"), (f"{quality:.2f}", "bold"), " = ")
+    text.append(" + ".join(f"{label} {value:.2f}" for label, value in parts))
+    return text
+
+
+def checks_text(results: dict[str, Any]) -> Text:
+    text = Text()
+    for check in results.get("checks", []):
+        ok = check.get("passed")
+        text.append("✓ " if ok else "✗ ", style="green" if ok else "bold red")
+        text.append(check.get("name", "?"))
+        if check.get("probe"):
+            text.append(" (edge case)", style="dim")
+        if check.get("message"):
+            text.append(f"\n    {check['message']}", style="dim" if ok else "red")
+        text.append("\n")
+    if results.get("error"):
+        text.append(f"error: {results['error']}\n", style="red")
+    if not text:
+        text.append("no recorded checks", style="dim")
+    text.rstrip()
+    return text
+
+
+def usage_text(artifact: Artifact) -> Text:
+    last = artifact.last_used.strftime("%Y-%m-%d %H:%M UTC") if artifact.last_used else "never"
+    return Text(
+        f"used {artifact.usage_count}× · avg {artifact.avg_execution_time_ms:.2f} ms · last used {last}"
+    )
+
+
+def history_text(artifact: Artifact, lineage: Iterable[Artifact], metrics: Iterable[MetricPoint]) -> Text:
+    versions = list(lineage)
+    text = Text()
+    if len(versions) > 1:
+        chain = " → ".join(f"v{a.version}" + (" (this)" if a.id == artifact.id else "") for a in versions)
+        text.append(f"lineage: {chain}\n")
+    else:
+        text.append(f"lineage: v{artifact.version}, no other versions\n")
+    if artifact.parent_id:
+        text.append(f"parent: {artifact.parent_id[:8]}\n")
+    source = artifact.provenance.get("source") if artifact.provenance else None
+    if source:
+        text.append(f"from: {source}\n")
+    points = list(metrics)
+    if points:
+        ok = sum(p.success for p in points)
+        text.append(f"recent runs: {len(points)} ({ok} ok), latest {points[-1].execution_time_ms:.2f} ms")
+    else:
+        text.append("recent runs: none")
+    return text
+
+
+class ArtifactDetail(VerticalScroll):
+    """Read-only view of the highlighted artifact; focusable so it can be scrolled by keys."""
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="detail-title", markup=False)
+        yield Static(id="detail-description", markup=False)
+        yield Static(id="detail-quality", markup=False)
+        yield Static(id="detail-usage", markup=False)
+        yield Static("Checks", classes="section-title")
+        yield Static(id="detail-checks", markup=False)
+        yield Static("Code", classes="section-title")
+        yield Static(id="detail-code")
+        yield Static("Spec", classes="section-title")
+        yield Static(id="detail-spec")
+        yield Static("History", classes="section-title")
+        yield Static(id="detail-history", markup=False)
+
+    def on_mount(self) -> None:
+        self.show_empty("no artifact selected")
+
+    artifact_id: str | None = None
+    shown: Artifact | None = None  # the record on display, to skip re-rendering the same one
+
+    def show_empty(self, message: str) -> None:
+        self.artifact_id = self.shown = None
+        self._set("#detail-title", Text(message, style="dim"))
+        for part in ("description", "quality", "usage", "checks", "code", "spec", "history"):
+            self._set(f"#detail-{part}", "")
+        self.set_class(True, "-empty")
+
+    def show_artifact(self, artifact: Artifact) -> None:
+        """Render what the artifact record carries; history comes later from the store."""
+        if artifact.id != self.artifact_id:
+            self.scroll_home(animate=False)
+        self.artifact_id, self.shown = artifact.id, artifact
+        self.set_class(False, "-empty")
+        title = Text.assemble(
+            (artifact.name, "bold"), f" v{artifact.version} · {artifact.type.value} · {artifact.id[:8]}"
+        )
+        if artifact.tags:
+            title.append(" · " + ", ".join(artifact.tags), style="dim")
+        self._set("#detail-title", title)
+        self._set("#detail-description", Text(artifact.description))
+        self._set("#detail-quality", quality_breakdown(artifact.test_results, artifact.quality_score))
+        self._set("#detail-checks", checks_text(artifact.test_results))
+        self._set("#detail-code", self._syntax(artifact.content, "python", line_numbers=True))
+        self._set("#detail-spec", self._syntax(artifact.spec, "yaml"))
+        self.show_usage(artifact)
+        self._set("#detail-history", Text("loading history…", style="dim"))
+
+    def show_usage(self, artifact: Artifact) -> None:
+        self._set("#detail-usage", usage_text(artifact))
+
+    def show_history(self, artifact: Artifact, lineage: Iterable[Artifact], metrics: Iterable[MetricPoint]) -> None:
+        if artifact.id == self.artifact_id:
+            self._set("#detail-history", history_text(artifact, lineage, metrics))
+
+    @staticmethod
+    def _syntax(code: str, lexer: str, line_numbers: bool = False) -> Syntax:
+        return Syntax(
+            code.rstrip("\n"),
+            lexer,
+            theme=CODE_THEME,
+            line_numbers=line_numbers,
+            word_wrap=True,
+            background_color="default",
+        )
+
+    def _set(self, selector: str, renderable: Any) -> None:
+        self.query_one(selector, Static).update(renderable)
