@@ -6,19 +6,8 @@ import json
 
 import pytest
 
+from helpers import ADD_SPEC
 from test_cli import dse, write
-
-ADD_ASK_SPEC = """\
-function: add
-description: Add two numbers and return their sum
-behaviors:
-  - behavior: adds small numbers
-    given: {a: 2, b: 3}
-    then: {result_equals: 5}
-  - behavior: adds negative numbers
-    given: {a: -4, b: 1}
-    then: {result_equals: -3}
-"""
 
 
 @pytest.mark.slow
@@ -27,7 +16,7 @@ def test_embedded_model_writes_add_and_asking_again_is_a_reuse(starter_home, tmp
     fast = next(t for t in models["tiers"] if t["name"] == "fast")
     if not fast["available"]:
         pytest.skip(f"embedded tier unavailable: {fast['reason']}")
-    spec = write(tmp_path, "add.yaml", ADD_ASK_SPEC)
+    spec = write(tmp_path, "add.yaml", ADD_SPEC)
     task = "Write a function add(a, b) that returns their sum"
 
     first = dse(starter_home, "ask", task, "--spec", spec, "--json", timeout=600)
