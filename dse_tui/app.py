@@ -8,8 +8,9 @@ opened in a thread worker once the first frame is on screen.
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from textual import work
 from textual.app import App
@@ -97,6 +98,7 @@ class DSEApp(App):
         self._keymap = keymap or {}
         self._theme_name = theme or os.environ.get("DSE_THEME") or DEFAULT_THEME
         self.engine: Engine | None = None
+        self._unsubscribe: Callable[[], None] | None = None
         self.status = ShellStatus()
         self.status_signal: Signal[ShellStatus] = Signal(self, "status")
         self.engine_signal: Signal[Engine] = Signal(self, "engine")
@@ -111,6 +113,8 @@ class DSEApp(App):
         self.call_after_refresh(self._open_engine)
 
     def on_unmount(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
         if self.engine is not None and self._injected is None:
             self.engine.close()
 
@@ -123,43 +127,45 @@ class DSEApp(App):
             from dse_tui.engine.core import Engine
 
             engine = Engine(self._home)
-        self.post_message(self.StatusChanged(ShellStatus("opening the store…", *self._sandbox_text(engine))))
-        engine.events.subscribe(lambda event: self.post_message(self.EngineEvent(event)))
+        step = "loading the embedder and the starter library…" if self._import_starter else "opening the store…"
+        self.post_message(self.StatusChanged(ShellStatus(step, *self._sandbox_text(engine))))
+        # post_message is thread-safe and never blocks the engine's thread (call_from_thread would).
+        self._unsubscribe = engine.events.subscribe(lambda event: self.post_message(self.EngineEvent(event)))
         if self._import_starter:
             engine.ensure_starter_library()  # progress arrives as engine events
         self.post_message(self.EngineOpened(engine))
         engine.embedder  # warm up now, so the first search does not wait for the model
 
     @staticmethod
-    def _sandbox_text(engine: Engine) -> tuple[str, str]:
-        """(sandbox, warning): the sandbox that runs code, and plain words if it is not strong."""
+    def _sandbox_text(engine: Engine) -> tuple[str, str, str]:
+        """(sandbox, warning, detail): the sandbox that runs code, one plain line if it is not strong,
+        and its full description (for the palette's "app: sandbox" command)."""
         try:
             sandbox = engine.sandbox
         except Exception as exc:  # noqa: BLE001 - shown to the user instead of raised
-            return "none", f"No sandbox is available ({exc}); running code will fail."
+            return "none", "No sandbox is available: running code will fail. See `dse doctor`.", str(exc)
         strength = getattr(sandbox, "strength", "unknown")
-        label = f"{sandbox.name} ({strength} isolation)"
-        if strength == "strong":
-            return label, ""
         describe = getattr(sandbox, "describe", None)
         detail = describe() if callable(describe) else ""
+        label = f"{sandbox.name} ({strength} isolation)"
+        if strength == "strong":
+            return label, "", detail
         how = "WEAK" if strength == "weak" else "NO"
-        return label, f"Untrusted code runs with {how} isolation" + (f": {detail}" if detail else ".")
+        return label, f"Untrusted code runs with {how} isolation. Ctrl+P › app: sandbox for details.", detail
 
     def on_dseapp_status_changed(self, message: StatusChanged) -> None:
         self._set_status(message.status)
 
     def on_dseapp_engine_opened(self, message: EngineOpened) -> None:
         self.engine = message.engine
-        self._set_status(ShellStatus("", self.status.sandbox, self.status.warning, ready=True))
+        self._set_status(replace(self.status, message="", ready=True))
         self.engine_signal.publish(message.engine)
 
     def on_dseapp_engine_event(self, message: EngineEvent) -> None:
         event = message.event
         if type(event).__name__ == "Progress" and not self.status.ready:
             detail = f" · {event.detail}" if event.detail else ""
-            self._set_status(ShellStatus(f"importing {event.task} {event.done}/{event.total}{detail}",
-                                         self.status.sandbox, self.status.warning))
+            self._set_status(replace(self.status, message=f"importing {event.task} {event.done}/{event.total}{detail}"))
         self.event_signal.publish(event)
 
     def _set_status(self, status: ShellStatus) -> None:
@@ -169,15 +175,19 @@ class DSEApp(App):
     # -- the one place worker failures become visible -----------------------------------------------
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        if event.state != WorkerState.ERROR:
-            return
-        error = event.worker.error
+        if event.state == WorkerState.ERROR:
+            self.report_worker_error(event.worker)
+
+    def report_worker_error(self, worker: Worker) -> None:
+        """Worker state messages do not bubble, so screens forward their failed workers here."""
+        error = worker.error
         from dse_tui.engine.errors import DSEError  # the engine is loaded by now (or its import failed)
 
+        # Engine errors are written for users; anything else is a bug, so name its type.
         text = str(error) if isinstance(error, DSEError) else f"{type(error).__name__}: {error}"
-        self.notify(text, title=f"Could not {event.worker.name}", severity="error", timeout=8)
-        if event.worker.group == "engine":
-            self._set_status(ShellStatus("the engine did not start", self.status.sandbox, self.status.warning))
+        self.notify(text, title=f"Could not {worker.name}", severity="error", timeout=8)
+        if worker.group == "engine":
+            self._set_status(replace(self.status, message="the engine did not start"))
 
     # -- palette ------------------------------------------------------------------------------------
 
@@ -185,7 +195,13 @@ class DSEApp(App):
         return [
             PaletteCommand("app: library", "Browse, search and run stored artifacts", lambda: self.switch_mode("library")),
             PaletteCommand("app: keys", "Show the keys of this screen", self.action_show_help_panel),
+            PaletteCommand("app: sandbox", "What isolates the code DSE runs", self.show_sandbox),
         ]
+
+    def show_sandbox(self) -> None:
+        status = self.status
+        text = f"{status.sandbox or 'not known yet'}\n{status.sandbox_detail}".strip()
+        self.notify(text, title="Sandbox", severity="warning" if status.warning else "information", timeout=15)
 
 
 def load_keymap() -> dict[str, str]:

@@ -17,7 +17,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Input, Label, Select, Static
-from textual.worker import get_current_worker
+from textual.worker import Worker, WorkerState, get_current_worker
 
 from dse_tui.screens.widgets.detail import ArtifactDetail
 from dse_tui.screens.widgets.host import PaletteCommand
@@ -36,6 +36,18 @@ NARROW_BELOW = 100  # columns; below this the table and detail stack vertically
 
 def _split_tags(text: str) -> list[str]:
     return [t.strip() for t in text.split(",") if t.strip()]
+
+
+def run_example(spec_text: str) -> str | None:
+    """The first behaviour's `given` as JSON: a ready example of what to type in the Run field."""
+    import yaml  # off the UI thread, in the history worker
+
+    try:
+        spec = yaml.safe_load(spec_text)
+        given = spec["behaviors"][0]["given"]
+        return json.dumps(given, ensure_ascii=False) if isinstance(given, dict) else None
+    except Exception:  # noqa: BLE001 - an example is a nicety; a spec we cannot read just has none
+        return None
 
 
 class LibraryScreen(Screen):
@@ -65,9 +77,9 @@ class LibraryScreen(Screen):
             self.similarity = similarity  # set for search results, None for the paged list
 
     class HistoryLoaded(Message):
-        def __init__(self, artifact: Artifact, lineage: list[Artifact], metrics: list[Any]) -> None:
+        def __init__(self, artifact: Artifact, lineage: list[Artifact], metrics: list[Any], example: str | None) -> None:
             super().__init__()
-            self.artifact, self.lineage, self.metrics = artifact, lineage, metrics
+            self.artifact, self.lineage, self.metrics, self.example = artifact, lineage, metrics, example
 
     class RunFinished(Message):
         def __init__(self, outcome: RunOutcome) -> None:
@@ -140,6 +152,10 @@ class LibraryScreen(Screen):
                 signal.subscribe(self, callback)
         if self.engine is None and getattr(self.app, "engine", None) is not None:
             self.engine_ready(self.app.engine)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state == WorkerState.ERROR:
+            self.app.report_worker_error(event.worker)  # type: ignore[attr-defined]  (see host.EngineHost)
 
     def on_resize(self) -> None:
         self.set_class(self.size.width < NARROW_BELOW, "-narrow")
@@ -290,11 +306,15 @@ class LibraryScreen(Screen):
         assert self.engine is not None
         lineage = self.engine.store.lineage(artifact.id)
         metrics = self.engine.store.metrics(artifact.id, 20)
+        example = run_example(artifact.spec)
         if not get_current_worker().is_cancelled:
-            self.post_message(self.HistoryLoaded(artifact, list(lineage), list(metrics)))
+            self.post_message(self.HistoryLoaded(artifact, list(lineage), list(metrics), example))
 
     def on_library_screen_history_loaded(self, message: HistoryLoaded) -> None:
         self.query_one(ArtifactDetail).show_history(message.artifact, message.lineage, message.metrics)
+        if message.artifact.id == self._highlighted_id():
+            hint = f"keyword arguments as JSON, e.g. {message.example}" if message.example else '{"arg": value}'
+            self.query_one("#run-args", Input).placeholder = hint
 
     # -- running -----------------------------------------------------------------------------------
 

@@ -68,7 +68,11 @@ async def test_weak_sandbox_is_a_plain_warning(tmp_home, embedder):
         await wait_until(pilot, lambda: app.status.ready)
         main, warning = status_text(app)
         assert "sandbox: rlimits (weak isolation)" in main
-        assert warning == "⚠ Untrusted code runs with WEAK isolation: resource limits only, no filesystem isolation"
+        assert warning == "⚠ Untrusted code runs with WEAK isolation. Ctrl+P › app: sandbox for details."
+        app.show_sandbox()  # what the palette's "app: sandbox" does
+        await wait_until(pilot, lambda: len(app._notifications) > 0)
+        note = list(app._notifications)[-1]
+        assert note.severity == "warning" and "resource limits only, no filesystem isolation" in note.message
     engine.close()
 
 
@@ -128,3 +132,13 @@ async def test_palette_offers_the_screens_commands(library_engine):
         await pilot.pause(0.5)
         await pilot.press("enter")
         await wait_until(pilot, lambda: app.focused is not None and app.focused.id == "search")
+
+
+def test_keymap_file_is_read_from_the_config_dir(tmp_path, monkeypatch):
+    from dse_tui.app import load_keymap
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    assert load_keymap() == {}
+    (tmp_path / "dse").mkdir()
+    (tmp_path / "dse" / "keymap.yaml").write_text("library.run: ctrl+r\napp.quit: ctrl+c\n")
+    assert load_keymap() == {"library.run": "ctrl+r", "app.quit": "ctrl+c"}

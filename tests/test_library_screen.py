@@ -147,6 +147,8 @@ async def test_highlighting_a_row_shows_code_checks_and_quality(library_engine):
         assert "function: sort_list" in text  # the spec
         assert "0.4·pass 1.00 + 0.3·coverage" in text
         assert "used 0×" in text and "lineage: v1" in text
+        # The Run field suggests the spec's first example.
+        assert app.screen.query_one("#run-args", Input).placeholder.endswith('e.g. {"items": [3, 1, 2]}')
 
 
 async def test_run_shows_result_and_counts_usage(library_engine):
@@ -224,3 +226,15 @@ async def test_layout_stacks_on_narrow_terminals(library_engine, size, stacked):
         else:
             assert detail.x >= listing.right and detail.y == listing.y
         assert table(app).row_count > 0 and detail.height >= 5
+
+
+async def test_engine_errors_in_screen_workers_become_notifications(library_engine):
+    app = DSEApp(engine=library_engine, import_starter=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await opened(pilot)
+        app.screen.query_one("#search", Input).value = "x" * 4001  # longer than the engine accepts
+        await wait_until(pilot, lambda: len(app._notifications) > 0)
+        note = list(app._notifications)[-1]
+        assert note.severity == "error" and note.title == "Could not search"
+        assert "the limit is 4000" in note.message
+        assert app.is_running

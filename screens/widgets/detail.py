@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Iterable
 
-from rich.syntax import Syntax
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 if TYPE_CHECKING:
+    from rich.syntax import Syntax
+
     from dse_tui.store.records import Artifact, MetricPoint
 
 # ANSI colours read on the Linux console and follow the user's terminal palette.
@@ -141,6 +142,8 @@ class ArtifactDetail(VerticalScroll):
 
     @staticmethod
     def _syntax(code: str, lexer: str, line_numbers: bool = False) -> Syntax:
+        from rich.syntax import Syntax  # pygments is imported on first use, not before the first frame
+
         return Syntax(
             code.rstrip("\n"),
             lexer,

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Callable, NamedTuple, Protocol
 
 if TYPE_CHECKING:
     from textual.signal import Signal
+    from textual.worker import Worker
 
     from dse_tui.engine.core import Engine
 
@@ -23,6 +24,7 @@ class ShellStatus:
     message: str = "starting the engine…"
     sandbox: str = ""  # e.g. "bwrap (strong isolation)"
     warning: str = ""  # plain words when isolation is not strong; empty otherwise
+    sandbox_detail: str = ""  # the sandbox's own full description
     ready: bool = False
 
 
@@ -40,3 +42,6 @@ class EngineHost(Protocol):
     event_signal: Signal[Any]  # the engine's plain events, re-published on the UI thread
     status: ShellStatus
     status_signal: Signal[ShellStatus]
+
+    def report_worker_error(self, worker: Worker) -> None:
+        """The one place a failed worker becomes an error notification."""
