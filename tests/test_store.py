@@ -217,6 +217,7 @@ def test_search_filters_match_exact_filtered_scan(store):
     arts, vecs = fill(store, 400, type=lambda i: types[i % 4], quality_score=lambda i: (i % 10) / 10,
                       tags=lambda i: ["py"] + (["rare"] if i % 97 == 0 else []))
     q = unit(np.random.default_rng(5))
+    store.min_candidates = 400  # a pool as big as the store: isolates filter logic from approximation
     cases = [
         (dict(min_quality=0.7), [a.quality_score >= 0.7 for a in arts]),
         (dict(type="TEST"), [a.type == ArtifactType.TEST for a in arts]),
