@@ -100,6 +100,8 @@ class LibraryScreen(Screen):
         self.tags: list[str] = []
         self._rows: dict[str, Artifact] = {}  # the page on screen, by id
         self._request = 0  # stale worker results carry an older number and are dropped
+        self._view: tuple = ()  # what the latest request asks for
+        self._shown_view: tuple = ()  # what the table shows
         self._debounce: Timer | None = None
 
     def compose(self) -> ComposeResult:
@@ -181,6 +183,7 @@ class LibraryScreen(Screen):
             return
         self._request += 1
         filters = self._filters()
+        self._view = (self.query_text, repr(filters), self.order, self.page_offset)
         if self.query_text:
             self._set_pager(f"searching “{self.query_text}”…")
             self._search(self._request, self.query_text, filters)
@@ -226,12 +229,13 @@ class LibraryScreen(Screen):
         for a in message.artifacts:
             sim = f"{message.similarity[a.id]:.2f}" if message.similarity else ""
             table.add_row(a.name, f"{a.quality_score:.2f}", str(a.usage_count), sim, a.description, key=a.id)
-        # A reload of the same list keeps the user's place; new search results start at the best match.
-        if keep in self._rows and message.similarity is None:
+        # A reload of the same view keeps the user's place; a new search, filter or page starts at the top.
+        if keep in self._rows and self._view == self._shown_view:
             table.move_cursor(row=table.get_row_index(keep), animate=False)
         else:
             table.move_cursor(row=0, animate=False)
             table.scroll_home(animate=False)
+        self._shown_view = self._view
         self._show_selected()  # the cursor may not have moved, so no RowHighlighted would come
         if message.similarity is not None:
             found = len(message.artifacts)

@@ -238,3 +238,19 @@ async def test_engine_errors_in_screen_workers_become_notifications(library_engi
         assert note.severity == "error" and note.title == "Could not search"
         assert "the limit is 4000" in note.message
         assert app.is_running
+
+
+async def test_a_reload_keeps_the_place_in_search_results(library_engine):
+    app = DSEApp(engine=library_engine, import_starter=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await opened(pilot)
+        await search(pilot, "order a list of numbers")
+        await pilot.press("escape", "down", "down")
+        third = names(app)[2]
+        assert app.screen.selected.name == third
+        await pilot.press("ctrl+p")  # a modal screen over the library: it resumes afterwards
+        await pilot.press("escape")
+        app.screen.reload()
+        await pilot.pause(0.5)
+        await wait_until(pilot, lambda: "closest" in pager(app))
+        assert app.screen.selected.name == third
