@@ -131,7 +131,7 @@ class LibraryScreen(Screen):
             field.cursor_blink = False  # low-resource default: no blink timers
         table = self.query_one("#artifacts", DataTable)
         # Fixed widths: the layout does not jump as pages change, and renders the same every time.
-        table.add_column("Name", key="name", width=24)
+        table.add_column("Name", key="name", width=26)
         table.add_column("Q", key="quality", width=4)
         table.add_column("Uses", key="uses", width=4)
         table.add_column("Sim", key="similarity", width=4)
