@@ -127,3 +127,12 @@ def test_printing_code_cannot_fake_results(engine):
 def test_spec_given_as_text_is_parsed(engine):
     artifact = engine.store_artifact(ADD_CODE, parse_spec(ADD_SPEC))
     assert artifact.metadata["function"] == "add"
+
+
+def test_memory_is_the_artifacts_own_not_the_parents(engine):
+    # pytest holds the embedder (hundreds of MB); a forked child's rusage would count that too
+    engine.store_artifact(ADD_CODE, ADD_SPEC)
+    small = engine.run("add", {"a": 1, "b": 2})
+    assert 0 < small.call.memory_mb < 60
+    big = engine.store_artifact("def add(a, b):\n    block = bytearray(150_000_000)\n    return a + b + len(block) * 0\n", ADD_SPEC.replace('"< 200ms"', '"< 2s"'), name="big_add")
+    assert engine.run(big, {"a": 1, "b": 2}).call.memory_mb > 150

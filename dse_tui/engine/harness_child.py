@@ -40,6 +40,19 @@ def _short(value):
     return text if len(text) <= _REPR_LIMIT else text[: _REPR_LIMIT - 3] + "..."
 
 
+def _peak_mb():
+    """This process's own peak RSS. rusage seen by the parent would also count the memory
+    of the parent that forked it (Linux keeps the pre-exec high-water mark)."""
+    try:
+        with open("/proc/self/status", "rb") as fh:
+            for line in fh:
+                if line.startswith(b"VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return None
+
+
 def _plain(value, depth=0):
     """The value as plain literals (what JSON can carry); anything else becomes its repr."""
     if depth > 50:
@@ -238,7 +251,7 @@ def _spec_mode(nonce, payload):
         _emit(nonce, {"event": "tests", "passed": message is None, "message": message, "time_ms": elapsed})
     if payload.get("coverage") and all_passed:
         _emit(nonce, {"event": "coverage", "value": _measure_coverage(payload, code)})
-    _emit(nonce, {"event": "done"})
+    _emit(nonce, {"event": "done", "peak_mb": _peak_mb()})
 
 
 def _measure_coverage(payload, code):
@@ -276,14 +289,16 @@ def _call_mode(nonce, payload):
     try:
         _, fn, _ = _load(payload["code"], payload["function"])
     except BaseException as exc:
-        _emit(nonce, {"event": "result", "ok": False, "error": _describe_exc(exc), "time_ms": 0.0})
+        _emit(nonce, {"event": "result", "ok": False, "error": _describe_exc(exc), "time_ms": 0.0, "peak_mb": _peak_mb()})
         return
     result, error, elapsed, printed = _call(fn, payload.get("inputs") or {})
     if error is not None:
-        _emit(nonce, {"event": "result", "ok": False, "error": _describe_exc(error), "time_ms": elapsed, "stdout": printed[-4000:]})
+        _emit(nonce, {"event": "result", "ok": False, "error": _describe_exc(error), "time_ms": elapsed,
+                      "stdout": printed[-4000:], "peak_mb": _peak_mb()})
     else:
         _emit(nonce, {"event": "result", "ok": True, "value": _jsonable(result), "repr": _short(result),
-                      "type": type(result).__name__, "time_ms": elapsed, "stdout": printed[-4000:]})
+                      "type": type(result).__name__, "time_ms": elapsed, "stdout": printed[-4000:],
+                      "peak_mb": _peak_mb()})
 
 
 def main():

@@ -130,6 +130,7 @@ def run_spec(
     cov = 0.0
     error = None
     done = False
+    peak_mb = run.peak_memory_mb
     running: str | None = None
     for event in events:
         kind = event.get("event")
@@ -156,6 +157,7 @@ def run_spec(
             error = event["message"]
         elif kind == "done":
             done = True
+            peak_mb = event.get("peak_mb") or peak_mb
     if not done and error is None:
         error = _ended_reason(run, limits)
         if running is not None:
@@ -188,7 +190,7 @@ def run_spec(
         ended=run.ended,
         wall_ms=round(run.wall_ms, 2),
         cpu_ms=round(run.cpu_ms, 2),
-        peak_memory_mb=round(run.peak_memory_mb, 2),
+        peak_memory_mb=round(peak_mb, 2),
         stderr_tail=run.stderr.decode("utf-8", "replace")[-2000:],
     )
 
@@ -213,10 +215,11 @@ def call_function(code: str, function: str, inputs: dict[str, Any], sandbox: San
     payload = {"nonce": nonce, "mode": "call", "code": code, "function": function, "inputs": inputs}
     run = sandbox.run(harness_source(), marshal.dumps(payload), limits)
     events = [e for e in _parse_events(run.stdout, nonce) if e.get("event") == "result"]
-    common = dict(wall_ms=round(run.wall_ms, 2), cpu_ms=round(run.cpu_ms, 2), memory_mb=round(run.peak_memory_mb, 2), sandbox=run.backend)
+    event = events[-1] if events else {}
+    peak_mb = event.get("peak_mb") or run.peak_memory_mb
+    common = dict(wall_ms=round(run.wall_ms, 2), cpu_ms=round(run.cpu_ms, 2), memory_mb=round(peak_mb, 2), sandbox=run.backend)
     if not events:
         return CallResult(False, None, None, _ended_reason(run, limits), 0.0, **common)
-    event = events[-1]
     return CallResult(
         ok=bool(event["ok"]),
         value=event.get("value"),
