@@ -235,7 +235,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     else:
         console = _console()
         sb = report["sandbox"]
-        console.print(f"sandbox   {sb.get('selected')} ({sb.get('strength')}): {sb.get('description', '')}")
+        console.print(f"sandbox   {sb.get('description') or sb.get('selected')}")
         if sb.get("warning"):
             console.print(f"[bold red]WARNING[/] {sb['warning']}")
         em = report["embedder"]
@@ -311,9 +311,13 @@ def cmd_transcripts(args: argparse.Namespace) -> int:
     else:
         from rich.table import Table
 
-        table = Table("started", "outcome", "attempts", "cost", "task", "id")
+        table = Table("started", "outcome", "tries", "cost", "task", "id")
+        for column in table.columns:
+            column.no_wrap = True
+        table.columns[4].overflow = "ellipsis"
+        table.columns[4].ratio = 1
         for t in transcripts:
-            table.add_row(t.started_at[:19], t.outcome, str(t.attempts), f"${t.cost_usd:.4f}", t.task[:50], t.id[:12])
+            table.add_row(t.started_at[5:16].replace("T", " "), t.outcome, str(t.attempts), f"${t.cost_usd:.4f}", t.task.splitlines()[0][:60], t.id[:8])
         _console().print(table)
     return EXIT_OK if transcripts else EXIT_NO
 
@@ -325,13 +329,13 @@ def cmd_models(args: argparse.Namespace) -> int:
     if args.json:
         _print_json(section)
     else:
-        from rich.table import Table
-
-        table = Table("tier", "provider", "model", "$ in/MTok", "$ out/MTok", "available")
+        console = _console()
+        if not section["tiers"]:
+            console.print(section.get("error"))
         for t in section["tiers"]:
-            table.add_row(t["name"], t["provider"], t["model"], f"{t['price_in_per_mtok']:g}", f"{t['price_out_per_mtok']:g}",
-                          "yes" if t["available"] else f"no: {t['reason']}")
-        _console().print(table if section["tiers"] else section.get("error"))
+            price = f"${t['price_in_per_mtok']:g}/${t['price_out_per_mtok']:g} per MTok in/out"
+            state = "[green]available[/]" if t["available"] else f"[yellow]unavailable[/]: {t['reason']}"
+            console.print(f"[bold]{t['name']:<11}[/] {t['provider']}/{t['model']}  {price}\n            {state}")
     return EXIT_OK
 
 

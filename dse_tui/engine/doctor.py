@@ -26,9 +26,9 @@ def _sandbox_section() -> dict[str, Any]:
     }
     if chosen.strength != "strong":
         section["warning"] = (
-            "untrusted code runs with WEAK isolation: " + chosen.describe()
+            "untrusted code runs with WEAK isolation (no namespaces); install bubblewrap for strong isolation"
             if chosen.strength == "weak"
-            else "untrusted code runs WITHOUT isolation: " + chosen.describe()
+            else "untrusted code runs WITHOUT isolation; install bubblewrap, or use a kernel with Landlock"
         )
     return section
 
