@@ -312,10 +312,9 @@ def cmd_transcripts(args: argparse.Namespace) -> int:
         from rich.table import Table
 
         table = Table("started", "outcome", "tries", "cost", "task", "id")
-        for column in table.columns:
-            column.no_wrap = True
+        for column, width in zip(table.columns, (11, 9, 5, 7, None, 8)):
+            column.no_wrap, column.min_width = True, width
         table.columns[4].overflow = "ellipsis"
-        table.columns[4].ratio = 1
         for t in transcripts:
             table.add_row(t.started_at[5:16].replace("T", " "), t.outcome, str(t.attempts), f"${t.cost_usd:.4f}", t.task.splitlines()[0][:60], t.id[:8])
         _console().print(table)
