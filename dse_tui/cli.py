@@ -311,7 +311,9 @@ def cmd_transcripts(args: argparse.Namespace) -> int:
     else:
         from rich.table import Table
 
-        table = Table("started", "outcome", "tries", "cost", "task", "id")
+        from rich import box
+
+        table = Table("started", "outcome", "tries", "cost", "task", "id", box=box.SIMPLE_HEAD)
         for column, width in zip(table.columns, (11, 9, 5, 7, None, 8)):
             column.no_wrap, column.min_width = True, width
         table.columns[4].max_width = 30
