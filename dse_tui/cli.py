@@ -316,7 +316,7 @@ def cmd_transcripts(args: argparse.Namespace) -> int:
         table = Table("started", "outcome", "tries", "cost", "task", "id", box=box.SIMPLE_HEAD)
         for column, width in zip(table.columns, (11, 9, 5, 7, None, 8)):
             column.no_wrap, column.min_width = True, width
-        table.columns[4].max_width = 30
+        table.columns[4].max_width = 24
         table.columns[4].overflow = "ellipsis"
         for t in transcripts:
             table.add_row(t.started_at[5:16].replace("T", " "), t.outcome, str(t.attempts), f"${t.cost_usd:.4f}", t.task.splitlines()[0][:60], t.id[:8])
