@@ -51,3 +51,17 @@ def test_missing_entry_function_is_a_failure_to_feed_back():
 def test_no_code_at_all(reply):
     with pytest.raises(ExtractionError):
         extract_code(reply, "add")
+
+
+def test_forgotten_typing_imports_are_added():
+    reply = "```python\ndef first(xs: List[int]) -> Optional[int]:\n    return xs[0] if xs else None\n```"
+    code = extract_code(reply, "first")
+    assert code.startswith("from typing import List, Optional\n")
+    namespace = {}
+    exec(code, namespace)
+    assert namespace["first"]([3]) == 3
+
+
+def test_present_typing_imports_are_left_alone():
+    reply = "```python\nfrom typing import List\n\ndef first(xs: List[int]):\n    return xs[0]\n```"
+    assert extract_code(reply, "first").count("import") == 1

