@@ -1,0 +1,405 @@
+"""Ask: describe a task and its spec; DSE reuses a tested artifact or climbs the model ladder.
+
+The ask runs in one thread worker; the engine's events arrive on that thread and
+are posted here as messages, so progress shows attempt by attempt. Cancel sets a
+threading.Event the engine checks between attempts.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, Any
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Button, Footer, Input, Label, Select, Static, TextArea
+from textual.worker import Worker, WorkerState
+
+from dse_tui.screens.transcripts import (
+    NARROW_BELOW,
+    TranscriptsScreen,
+    duration_text,
+    first_line,
+    money,
+    prediction_text,
+    short_model,
+    syntax,
+    temperature_text,
+)
+from dse_tui.screens.widgets.host import PaletteCommand
+from dse_tui.screens.widgets.status import StatusLine
+
+if TYPE_CHECKING:
+    from dse_tui.engine.ask import AskResult
+    from dse_tui.engine.core import Engine
+    from dse_tui.engine.providers import Ladder, Provider, TierConfig
+
+SPEC_TEMPLATE = """\
+# Checked in the sandbox; only code that passes is kept.
+function: slugify
+description: Turn a title into a lower-case URL slug
+behaviors:
+  - behavior: joins words with dashes
+    given: {title: "Hello World"}
+    then: {result_equals: "hello-world"}
+  - behavior: drops punctuation
+    given: {title: "Tea, please!"}
+    then: {result_equals: "tea-please"}
+"""
+
+
+class ProgressLine(Static):
+    """One row of the live log; its class (-running, -failed, …) picks the colour in ask.tcss."""
+
+
+class AskScreen(Screen):
+    CSS_PATH = "ask.tcss"
+
+    BINDINGS = [
+        # priority: they work while typing in the task, budget or spec fields, which do not use these keys
+        Binding("ctrl+r", "run", "Run", id="ask.run", tooltip="Reuse a tested artifact or generate one for this task",
+                priority=True),
+        Binding("escape", "cancel", "Cancel", id="ask.cancel",
+                tooltip="Stop the ask: the attempt under way finishes, no new one starts", priority=True),
+        Binding("ctrl+t", "open_transcript", "Transcript", id="ask.transcript",
+                tooltip="Open the last ask's transcript: prompts, replies, failures, code diffs", priority=True),
+    ]
+
+    class LadderLoaded(Message):
+        def __init__(self, ladder: Ladder, providers: dict[str, Provider],
+                     availability: list[tuple[TierConfig, bool, str]]) -> None:
+            super().__init__()
+            self.ladder, self.providers, self.availability = ladder, providers, availability
+
+    class Progress(Message):
+        """An engine event of the running ask (AttemptStarted, AttemptFinished, TierSkipped, AskFinished)."""
+
+        def __init__(self, event: Any) -> None:
+            super().__init__()
+            self.event = event
+
+    class Predicted(Message):
+        def __init__(self, start_tier: str | None, prediction: dict[str, Any] | None) -> None:
+            super().__init__()
+            self.start_tier, self.prediction = start_tier, prediction
+
+    class Finished(Message):
+        def __init__(self, result: AskResult) -> None:
+            super().__init__()
+            self.result = result
+
+    def __init__(self, *, ladder: Ladder | None = None, providers: dict[str, Provider] | None = None,
+                 timings: bool = True) -> None:
+        """`ladder`/`providers` replace the configured model ladder (tests use scripted tiers).
+        `timings=False` hides durations, which differ run to run (snapshot tests)."""
+        super().__init__()
+        self.engine: Engine | None = None
+        self.ladder = ladder
+        self.providers: dict[str, Provider] = dict(providers or {})
+        self.timings = timings
+        self.running = False
+        self.transcript_id: str | None = None  # of the last ask, for ctrl+t
+        self._cancel: threading.Event | None = None
+        self._attempts: dict[int, Any] = {}  # n -> AttemptStarted, to finish its line
+        self._rows: dict[str, ProgressLine] = {}  # the log's rows by key, in order
+
+    def compose(self) -> ComposeResult:
+        yield StatusLine("Ask")
+        with Horizontal(id="task-bar"):
+            yield Label("Task", classes="field-label")
+            yield Input(placeholder="e.g. Write slugify(title) that turns a title into a URL slug", id="task",
+                        compact=True)
+        with Horizontal(id="options-bar"):
+            yield Label("Max tier", classes="field-label")
+            # value "" = no limit: the ladder may climb to its top tier (a distinct placeholder value, so
+            # that loading the real options changes the value and with it the label shown)
+            yield Select([("loading tiers…", "loading")], allow_blank=False, id="max-tier", compact=True)
+            yield Label("Budget $", classes="field-label")
+            yield Input(placeholder="none", id="budget", type="number", compact=True)
+            yield Button("Run", id="run-button", compact=True)
+        with Horizontal(id="body"):
+            with Vertical(id="spec-pane"):
+                yield Label("Spec (YAML)", classes="pane-title")
+                # theme "css": backgrounds and cursor follow the app's ANSI theme, not monokai's truecolour
+                yield TextArea.code_editor(SPEC_TEMPLATE, language="yaml", id="spec", theme="css", soft_wrap=True)
+            with VerticalScroll(id="output"):
+                yield Vertical(id="progress")
+                yield Static(id="result", markup=False)
+                yield Static(id="code")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        for field in self.query(Input):
+            field.cursor_blink = False  # low-resource default: no blink timers
+        spec = self.query_one("#spec", TextArea)
+        spec.cursor_blink = False
+        spec.indent_width = 2  # YAML's usual indent
+        self._subscribe()
+        self._show_hint(["loading the model ladder…"])
+        self._load_ladder()
+        self.query_one("#task", Input).focus()
+
+    def on_screen_resume(self) -> None:
+        self._subscribe()
+
+    def _subscribe(self) -> None:
+        signal = getattr(self.app, "engine_signal", None)
+        if signal is not None:
+            signal.unsubscribe(self)  # signals drop subscribers while their screen is detached
+            signal.subscribe(self, self.engine_ready)
+        if self.engine is None and getattr(self.app, "engine", None) is not None:
+            self.engine_ready(self.app.engine)
+
+    def engine_ready(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def on_resize(self) -> None:
+        self.set_class(self.size.width < NARROW_BELOW, "-narrow")
+
+    # -- the ladder: tiers for the Select, and which of them can answer now -------------------
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="ask-ladder", name="load the model ladder")
+    def _load_ladder(self) -> None:
+        from dse_tui.engine.providers import load_ladder_config, provider_for_tier
+
+        ladder = self.ladder or load_ladder_config()
+        providers = dict(self.providers)
+        availability = []
+        for tier in ladder.tiers:
+            if tier.name not in providers:  # injected ones (tests) are kept
+                providers[tier.name] = provider_for_tier(tier)
+            provider = providers[tier.name]
+            ok, reason = provider.available()  # at most one short local request (ollama)
+            availability.append((tier, ok, reason))
+        self.post_message(self.LadderLoaded(ladder, providers, availability))
+
+    def on_ask_screen_ladder_loaded(self, message: LadderLoaded) -> None:
+        self.ladder, self.providers = message.ladder, message.providers
+        options = [("no limit", "")] + [(tier.name if ok else f"{tier.name} (unavailable)", tier.name)
+                                        for tier, ok, _ in message.availability]
+        select = self.query_one("#max-tier", Select)
+        select.set_options(options)
+        select.value = ""
+        if not self.running and self.transcript_id is None:
+            lines = ["Describe the task, make the spec say what it must do, then ctrl+r.", "", "Model ladder:"]
+            for tier, ok, reason in message.availability:
+                mark = "✓" if ok else "✗"
+                lines.append(f"  {mark} {tier.name}: {tier.provider} {short_model(tier.model)}"
+                             + ("" if ok else f" — {reason}"))
+            self._show_hint(lines)
+
+    def _show_hint(self, lines: list[str]) -> None:
+        self._clear_output()
+        self.query_one("#result", Static).update("\n".join(lines))
+        self.query_one("#result", Static).set_classes("-hint")
+
+    # -- running --------------------------------------------------------------------------------
+
+    def action_run(self) -> None:
+        if self.running:
+            self.notify("An ask is already running; press escape to cancel it.", severity="warning")
+            return
+        task = self.query_one("#task", Input).value.strip()
+        if not task:
+            self.notify("Describe the task first.", title="Ask", severity="error")
+            self.query_one("#task", Input).focus()
+            return
+        if self.engine is None or self.ladder is None:
+            self.notify("The engine is still starting; try again in a moment.", title="Ask", severity="warning")
+            return
+        from dse_tui.engine.spec import SpecError, parse_spec
+
+        try:
+            spec = parse_spec(self.query_one("#spec", TextArea).text, "spec")
+        except SpecError as exc:
+            self.notify(str(exc), title="The spec is not valid", severity="error", timeout=8)
+            self.query_one("#spec", TextArea).focus()
+            return
+        raw_budget = self.query_one("#budget", Input).value.strip()
+        try:
+            budget = float(raw_budget) if raw_budget else None
+        except ValueError:
+            budget = -1.0
+        if budget is not None and budget < 0:
+            self.notify("The budget is an amount in USD, e.g. 0.05, or empty for none.", title="Ask", severity="error")
+            return
+        self._start(task, spec, str(self.query_one("#max-tier", Select).value) or None, budget)
+
+    def _start(self, task: str, spec: Any, max_tier: str | None, budget: float | None) -> None:
+        self._cancel = threading.Event()
+        self._attempts.clear()
+        self.transcript_id = None
+        self._set_running(True)
+        self._clear_output()
+        self._line("reuse", "looking for a tested artifact that passes this spec…", "-running")
+        self._ask(task, spec, max_tier, budget, self._cancel)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="ask", name="ask")
+    def _ask(self, task: str, spec: Any, max_tier: str | None, budget: float | None, cancel: threading.Event) -> None:
+        assert self.engine is not None
+        engine = self.engine
+        predicted = False
+
+        def on_event(event: Any) -> None:  # on this worker thread
+            nonlocal predicted
+            if not predicted and type(event).__name__ == "AttemptStarted":
+                predicted = True
+                # The engine stored its start-tier prediction before the first attempt; show why it starts there.
+                transcript = engine.generation.get(event.transcript_id)
+                if transcript is not None:
+                    self.post_message(self.Predicted(transcript.start_tier, transcript.prediction))
+            self.post_message(self.Progress(event))
+
+        result = engine.ask(task, spec, max_tier=max_tier, budget_usd=budget, ladder=self.ladder,
+                            providers=self.providers, cancel=cancel, on_event=on_event)
+        self.post_message(self.Finished(result))
+
+    def on_ask_screen_progress(self, message: Progress) -> None:
+        event = message.event
+        kind = type(event).__name__
+        self.transcript_id = getattr(event, "transcript_id", None) or self.transcript_id
+        if kind in ("TierSkipped", "AttemptStarted"):
+            self._line("reuse", "no stored artifact passes this spec: generating", "-done")
+        if kind == "TierSkipped":
+            self._line(f"skip-{event.tier}", f"skipped {event.tier}: {event.reason}", "-skipped")
+        elif kind == "AttemptStarted":
+            self._attempts[event.n] = event
+            self._line(f"attempt-{event.n}", f"{self._attempt_head(event)} … running", "-running")
+        elif kind == "AttemptFinished":
+            started = self._attempts.get(event.n)
+            head = self._attempt_head(started) if started else f"attempt {event.n}: {event.tier}"
+            extra = "".join([f" · {money(event.cost_usd)}" if event.cost_usd else "",
+                             f" · {duration_text(event.duration_ms)}" if self.timings else ""])
+            if event.passed:
+                self._line(f"attempt-{event.n}", f"{head} ✓ passed{extra}", "-passed")
+            else:
+                self._line(f"attempt-{event.n}", f"{head} ✗ failed: {first_line(event.failures) or 'no reason given'}"
+                           f"{extra}", "-failed")
+
+    def on_ask_screen_predicted(self, message: Predicted) -> None:
+        text = prediction_text(message.start_tier, message.prediction)
+        if text:
+            self._line("prediction", text, "-info")
+
+    def on_ask_screen_finished(self, message: Finished) -> None:
+        result = message.result
+        self._set_running(False)
+        self.transcript_id = result.transcript_id
+        if result.outcome == "reused":
+            self._line("reuse", f"reused {result.artifact.name}: it passes this spec", "-passed")
+        elif result.outcome == "cancelled":
+            self._line("cancel", "cancelled", "-cancelled")
+        plural = "s" if result.attempts != 1 else ""
+        facts = [f"{result.attempts} attempt{plural}", money(result.cost_usd), f"transcript {result.transcript_id[:8]}"]
+        if result.outcome == "generated":
+            head = f"✓ generated {result.artifact.name} with {result.tier}"
+        elif result.outcome == "reused":
+            head = f"✓ reused {result.artifact.name} (quality {result.artifact.quality_score:.2f}): no model call"
+        else:
+            head = f"✗ {result.outcome}" + (f": {result.reason}" if result.reason else "")
+        summary = self.query_one("#result", Static)
+        summary.update(f"{head}\n{' · '.join(facts)} — ctrl+t opens the transcript")
+        summary.set_classes(f"-{result.outcome}")
+        code = self.query_one("#code", Static)
+        code.update(syntax(result.artifact.content, "python", line_numbers=True) if result.artifact else "")
+        self.query_one("#output", VerticalScroll).scroll_end(animate=False)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state == WorkerState.ERROR:
+            self.app.report_worker_error(event.worker)  # type: ignore[attr-defined]  (see host.EngineHost)
+        if event.worker.group == "ask" and event.state in (WorkerState.ERROR, WorkerState.CANCELLED):
+            self._set_running(False)
+            self._line("cancel", "stopped: the ask did not finish (see the notification)", "-failed")
+
+    def _attempt_head(self, started: Any) -> str:
+        return f"attempt {started.n}: {started.tier} ({short_model(started.model)}) {temperature_text(started.temperature)}"
+
+    # -- cancelling -----------------------------------------------------------------------------
+
+    def action_cancel(self) -> None:
+        if not self.running or self._cancel is None or self._cancel.is_set():
+            return
+        self._cancel.set()
+        self._line("cancel", "cancelling… (the attempt under way finishes first)", "-cancelling")
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # Hidden unless useful; a hidden priority binding lets escape reach the editor and fields.
+        if action == "cancel":
+            return self.running
+        if action == "open_transcript":
+            return self.transcript_id is not None and not self.running
+        return True
+
+    def _set_running(self, running: bool) -> None:
+        self.running = running
+        button = self.query_one("#run-button", Button)
+        button.label = "Cancel" if running else "Run"
+        button.set_class(running, "-running")
+        self.refresh_bindings()
+
+    @on(Button.Pressed, "#run-button")
+    def _button(self) -> None:
+        if self.running:
+            self.action_cancel()
+        else:
+            self.action_run()
+
+    @on(Input.Submitted, "#task")
+    def _task_submitted(self) -> None:
+        self.query_one("#spec", TextArea).focus()  # the spec comes next; running is an explicit ctrl+r
+
+    # -- the output log -------------------------------------------------------------------------
+
+    def _clear_output(self) -> None:
+        self._rows.clear()
+        self.query_one("#progress", Vertical).remove_children()
+        self.query_one("#result", Static).update("")
+        self.query_one("#result", Static).set_classes("")
+        self.query_one("#code", Static).update("")
+
+    def _line(self, key: str, text: str, state: str) -> None:
+        """Add the row `key`, or rewrite it in place (an attempt goes from running to passed/failed)."""
+        row = self._rows.get(key)
+        if row is not None:
+            row.update(Text(text))
+            row.set_classes(f"progress-line {state}")
+        else:
+            # Rows are found by key, not DOM id: a cleared log may still be leaving the DOM.
+            row = self._rows[key] = ProgressLine(Text(text), classes=f"progress-line {state}", markup=False)
+            self.query_one("#progress", Vertical).mount(row)
+        self.query_one("#output", VerticalScroll).scroll_end(animate=False)
+
+    def progress_lines(self) -> list[str]:
+        """The log as plain text, row by row (what a user reads; tests assert on it)."""
+        return [str(row.content) for row in self._rows.values()]
+
+    # -- elsewhere ------------------------------------------------------------------------------
+
+    def action_open_transcript(self) -> None:
+        if self.transcript_id is None:
+            self.notify("No ask has run here yet.", severity="warning")
+            return
+        self.app.push_screen(TranscriptsScreen(self.transcript_id, timings=self.timings))
+
+    def on_unmount(self) -> None:
+        if self._cancel is not None:
+            self._cancel.set()  # the thread outlives the screen otherwise; stop it between attempts
+
+    def palette_commands(self) -> list[PaletteCommand]:
+        commands = [
+            PaletteCommand("ask: run", "Reuse or generate code for the task and spec", self.action_run),
+            PaletteCommand("ask: edit spec", "Move to the spec editor", lambda: self.query_one("#spec").focus()),
+            PaletteCommand("ask: reset spec", "Put the spec template back in the editor",
+                           lambda: self.query_one("#spec", TextArea).load_text(SPEC_TEMPLATE)),
+        ]
+        if self.running:
+            commands.insert(0, PaletteCommand("ask: cancel", "Stop after the attempt under way", self.action_cancel))
+        if self.transcript_id is not None:
+            commands.append(PaletteCommand("ask: open transcript", "Prompts, replies, failures and code diffs of the "
+                                           "last ask", self.action_open_transcript))
+        return commands

@@ -1,0 +1,305 @@
+"""Pilot tests of the Ask screen: a real engine on a temporary home, scripted model tiers, no network."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import uuid
+from types import SimpleNamespace
+
+import pytest
+from textual.widgets import Input, Select, Static, TextArea
+
+from dse_tui.app import DSEApp
+from dse_tui.engine.providers import Ladder, ScriptedProvider, TierConfig
+from dse_tui.screens.ask import AskScreen
+from dse_tui.screens.transcripts import TranscriptsScreen
+from dse_tui.screens.widgets.host import ShellStatus
+
+from helpers import ADD_CODE, ADD_SPEC
+
+SIZE = (100, 30)
+ADD_TASK = "Write a function add(a, b) that returns their sum"
+WRONG_ADD = "```python\ndef add(a, b):\n    return a - b\n```"
+RIGHT_ADD = f"Here it is:\n```python\n{ADD_CODE}```"
+# Close enough in meaning to ADD_TASK for the learned start tier to use it as evidence.
+ADD3_TASK = "Write a function add3(a, b, c) that returns their sum"
+ADD3_SPEC = """\
+function: add3
+description: Add three numbers and return their sum
+behaviors:
+  - behavior: adds small numbers
+    given: {a: 1, b: 2, c: 3}
+    then: {result_equals: 6}
+"""
+RIGHT_ADD3 = "```python\ndef add3(a, b, c):\n    return a + b + c\n```"
+
+
+def tier(name: str) -> TierConfig:
+    return TierConfig(name=name, provider="scripted", model=f"{name}-model", temperature=0.2, max_tokens=400,
+                      timeout_s=5, price_in_per_mtok=0.0, price_out_per_mtok=0.0)
+
+
+def ladder(*names: str) -> Ladder:
+    return Ladder(tiers=[tier(n) for n in names], temperature_schedule=[0.2, 0.4, 0.6, 0.8], max_attempts=4)
+
+
+def offline() -> ScriptedProvider:
+    return ScriptedProvider([], available=(False, "no server at 127.0.0.1:9"))
+
+
+async def wait_until(pilot, condition, timeout: float = 20.0) -> None:
+    """Let workers finish: poll `condition` between frames."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while not condition():
+        if loop.time() > end:
+            raise AssertionError("condition not met in time")
+        await pilot.pause(0.05)
+
+
+async def open_ask(pilot, screen: AskScreen) -> AskScreen:
+    """Show `screen` over the app's first screen once the engine and the ladder are ready."""
+    app = pilot.app
+    await wait_until(pilot, lambda: app.engine is not None)
+    await app.push_screen(screen)
+    await wait_until(pilot, lambda: screen.engine is not None and screen.ladder is not None
+                     and len(screen.query_one("#max-tier", Select)._options) > 1)
+    return screen
+
+
+async def fill(pilot, screen: AskScreen, task: str, spec: str) -> None:
+    await pilot.click("#task")
+    await pilot.press(*task)
+    screen.query_one("#spec", TextArea).load_text(spec)
+
+
+def result_text(screen: AskScreen) -> str:
+    return str(screen.query_one("#result", Static).content)
+
+
+def notes(app) -> list:
+    return list(app._notifications)
+
+
+async def test_a_scripted_run_is_shown_attempt_by_attempt(engine):
+    fast = ScriptedProvider([WRONG_ADD, RIGHT_ADD])
+    screen = AskScreen(ladder=ladder("fast", "balanced"), providers={"fast": fast, "balanced": offline()})
+    app = DSEApp(engine=engine, import_starter=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_ask(pilot, screen)
+        # The tier picker lists the ladder and says which tiers cannot answer now.
+        options = [str(label) for label, _ in screen.query_one("#max-tier", Select)._options]
+        assert options == ["no limit", "fast", "balanced (unavailable)"]
+        assert "✗ balanced: scripted balanced-model — no server at 127.0.0.1:9" in result_text(screen)
+
+        await fill(pilot, screen, ADD_TASK, ADD_SPEC)
+        await pilot.press("ctrl+r")
+        await wait_until(pilot, lambda: screen.query_one("#result").has_class("-generated"))
+
+        lines = screen.progress_lines()
+        assert lines[0] == "no stored artifact passes this spec: generating"
+        assert "skipped balanced: unavailable: no server at 127.0.0.1:9" in lines
+        assert "start tier: fast (no similar solved task yet: the bottom of the ladder)" in lines
+        attempts = [line for line in lines if line.startswith("attempt")]
+        assert len(attempts) == 2
+        assert attempts[0].startswith("attempt 1: fast (fast-model) T=0.2 ✗ failed: adds small numbers: expected 5, got -1")
+        assert attempts[0].endswith("(+2 more) · " + attempts[0].rsplit(" · ", 1)[1])  # the duration follows
+        assert attempts[1].startswith("attempt 2: fast (fast-model) T=0.4 ✓ passed")
+        assert result_text(screen).startswith("✓ generated add with fast\n2 attempts · $0.0000 · transcript ")
+        assert "return a + b" in screen.query_one("#code", Static).content.code
+        assert len(fast.calls) == 2
+
+        # The transcript of this ask opens over the Ask screen; escape goes to its list, then back.
+        await pilot.press("ctrl+t")
+        await wait_until(pilot, lambda: isinstance(app.screen, TranscriptsScreen) and app.screen.shown is not None)
+        assert app.screen.shown.id == screen.transcript_id and app.screen.shown.outcome == "generated"
+        await pilot.press("a", "escape")
+        assert isinstance(app.screen, TranscriptsScreen) and app.focused.id == "transcripts"
+        await pilot.press("escape")
+        assert app.screen is screen
+
+
+async def test_a_second_ask_starts_at_the_tier_learned_from_similar_tasks(engine):
+    cheap = ScriptedProvider([WRONG_ADD])
+    strong = ScriptedProvider([RIGHT_ADD, RIGHT_ADD3])
+    screen = AskScreen(ladder=ladder("fast", "balanced"), providers={"fast": cheap, "balanced": strong})
+    app = DSEApp(engine=engine, import_starter=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_ask(pilot, screen)
+        await fill(pilot, screen, ADD_TASK, ADD_SPEC)
+        await pilot.press("ctrl+r")
+        await wait_until(pilot, lambda: screen.query_one("#result").has_class("-generated"))
+        assert result_text(screen).startswith("✓ generated add with balanced")
+
+        screen.query_one("#task", Input).value = ADD3_TASK
+        screen.query_one("#spec", TextArea).load_text(ADD3_SPEC)
+        await pilot.press("ctrl+r")
+        await wait_until(pilot, lambda: screen.query_one("#result").has_class("-generated"))
+        lines = screen.progress_lines()
+        prediction = next(line for line in lines if line.startswith("start tier"))
+        assert prediction.startswith(f"start tier: balanced, learned from 1 solved task: “{ADD_TASK[:40]}” balanced 0.")
+        assert [line.split(" ✓")[0] for line in lines if line.startswith("attempt")] == [
+            "attempt 1: balanced (balanced-model) T=0.2"]
+        assert len(cheap.calls) == 1  # the second ask never asked the tier that failed at this kind of task
+
+
+async def test_max_tier_stops_the_climb(engine):
+    fast, balanced = ScriptedProvider([WRONG_ADD] * 4), ScriptedProvider([RIGHT_ADD])
+    screen = AskScreen(ladder=ladder("fast", "balanced"), providers={"fast": fast, "balanced": balanced})
+    app = DSEApp(engine=engine, import_starter=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_ask(pilot, screen)
+        select = screen.query_one("#max-tier", Select)
+        assert select.value == "" and str(select.query_one("SelectCurrent #label", Static).content) == "no limit"
+        select.value = "fast"
+        await fill(pilot, screen, ADD_TASK, ADD_SPEC)
+        await pilot.press("ctrl+r")
+        await wait_until(pilot, lambda: screen.query_one("#result").has_class("-failed"))
+        assert result_text(screen).startswith("✗ failed: no attempt passed the spec in 4 attempts\n4 attempts")
+        assert len(fast.calls) == 4 and balanced.calls == []
+
+
+async def test_cancel_stops_after_the_attempt_under_way(engine):
+    release, called = threading.Event(), threading.Event()
+
+    def slow_wrong(messages, temperature, model):
+        called.set()
+        release.wait(20)
+        return WRONG_ADD
+
+    fast = ScriptedProvider(slow_wrong)
+    screen = AskScreen(ladder=ladder("fast"), providers={"fast": fast})
+    app = DSEApp(engine=engine, import_starter=False)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await open_ask(pilot, screen)
+            await fill(pilot, screen, ADD_TASK, ADD_SPEC)
+            await pilot.press("ctrl+r")
+            await wait_until(pilot, lambda: called.is_set() and any(
+                line.endswith("… running") for line in screen.progress_lines()))
+            assert str(screen.query_one("#run-button").label) == "Cancel"
+            await pilot.press("escape")  # focus is in the task field: the binding still cancels
+            assert screen.progress_lines()[-1] == "cancelling… (the attempt under way finishes first)"
+            release.set()
+            await wait_until(pilot, lambda: screen.query_one("#result").has_class("-cancelled"))
+            lines = screen.progress_lines()
+            assert lines[-1] == "cancelled"
+            assert any(line.startswith("attempt 1: fast (fast-model) T=0.2 ✗ failed") for line in lines)
+            assert result_text(screen).startswith("✗ cancelled: cancelled by the user\n1 attempt · ")
+            assert len(fast.calls) == 1
+            assert engine.generation.get(screen.transcript_id).outcome == "cancelled"
+            assert str(screen.query_one("#run-button").label) == "Run"
+    finally:
+        release.set()
+
+
+async def test_empty_task_or_invalid_spec_is_a_notification_and_nothing_runs(engine):
+    fast = ScriptedProvider([RIGHT_ADD])
+    screen = AskScreen(ladder=ladder("fast"), providers={"fast": fast})
+    app = DSEApp(engine=engine, import_starter=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_ask(pilot, screen)
+        await pilot.press("ctrl+r")
+        await wait_until(pilot, lambda: len(notes(app)) == 1)
+        assert notes(app)[0].message == "Describe the task first." and notes(app)[0].severity == "error"
+
+        await fill(pilot, screen, ADD_TASK, "function: add\nbehaviors: [\n")
+        await pilot.press("ctrl+r")
+        await wait_until(pilot, lambda: len(notes(app)) == 2)
+        note = notes(app)[1]
+        assert note.severity == "error" and note.title == "The spec is not valid"
+        assert note.message.startswith("spec: line ")
+        assert app.focused is screen.query_one("#spec", TextArea)
+
+        screen.query_one("#spec", TextArea).load_text(ADD_SPEC)
+        screen.query_one("#budget", Input).value = "-1"
+        await pilot.press("ctrl+r")
+        await wait_until(pilot, lambda: len(notes(app)) == 3)
+        assert "budget" in notes(app)[2].message
+        await pilot.pause(0.2)
+        assert fast.calls == [] and engine.generation.count() == 0 and not screen.running
+
+
+class BreaksAfterTheLadderLoads(ScriptedProvider):
+    """Available when the screen asks, broken when the engine asks: an unexpected failure mid-ask."""
+
+    def available(self):
+        if self.checked:
+            raise RuntimeError("the provider broke")
+        self.checked = True
+        return True, "scripted"
+
+    checked = False
+
+
+async def test_a_failing_ask_is_an_error_notification_and_the_screen_recovers(engine):
+    screen = AskScreen(ladder=ladder("fast"), providers={"fast": BreaksAfterTheLadderLoads([RIGHT_ADD])})
+    app = DSEApp(engine=engine, import_starter=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_ask(pilot, screen)
+        await fill(pilot, screen, ADD_TASK, ADD_SPEC)
+        await pilot.press("ctrl+r")
+        await wait_until(pilot, lambda: len(notes(app)) == 1 and not screen.running)
+        note = notes(app)[0]
+        assert note.title == "Could not ask" and note.message == "RuntimeError: the provider broke"
+        assert screen.progress_lines()[-1] == "stopped: the ask did not finish (see the notification)"
+        assert str(screen.query_one("#run-button").label) == "Run"
+
+
+def test_every_binding_has_an_id_and_a_tooltip():
+    for binding in [*AskScreen.BINDINGS, *TranscriptsScreen.BINDINGS]:
+        assert binding.id and binding.tooltip, binding
+
+
+@pytest.mark.parametrize("size, stacked", [((80, 24), True), ((100, 30), False)])
+async def test_layout_stacks_on_narrow_terminals(engine, size, stacked):
+    screen = AskScreen(ladder=ladder("fast"), providers={"fast": ScriptedProvider([])})
+    app = DSEApp(engine=engine, import_starter=False)
+    async with app.run_test(size=size) as pilot:
+        await open_ask(pilot, screen)
+
+        def laid_out() -> bool:  # the -narrow class is set on resize; the layout follows a frame later
+            spec, output = screen.query_one("#spec-pane").region, screen.query_one("#output").region
+            if stacked:
+                return output.y >= spec.bottom and output.width == spec.width
+            return output.x >= spec.right and output.y == spec.y
+
+        await wait_until(pilot, laid_out, timeout=5)
+        assert screen.has_class("-narrow") is stacked
+        spec, output = screen.query_one("#spec-pane").region, screen.query_one("#output").region
+        assert spec.height >= 8 and output.height >= 6
+        assert screen.query_one("#run-button").region.right <= size[0]
+
+
+# -- snapshot --------------------------------------------------------------------------------------
+
+def fixed_ids(monkeypatch) -> None:
+    """Transcript ids from a counter, so the id shown on screen is the same every run."""
+    from dse_tui.store import generation
+
+    counter = iter(range(1, 1000))
+    monkeypatch.setattr(generation, "uuid", SimpleNamespace(uuid4=lambda: uuid.UUID(int=next(counter) << 96)))
+
+
+def settle_status(app) -> None:
+    """The sandbox differs between machines; the snapshot shows a fixed one."""
+    app.status_signal.publish(ShellStatus("", "bwrap (strong isolation)", "", ready=True))
+
+
+def test_snapshot_after_a_scripted_run(engine, monkeypatch, snap_compare):
+    fixed_ids(monkeypatch)
+    fast = ScriptedProvider([WRONG_ADD, RIGHT_ADD])
+    screen = AskScreen(ladder=ladder("fast", "balanced"), providers={"fast": fast, "balanced": offline()},
+                       timings=False)
+
+    async def run_before(pilot) -> None:
+        await open_ask(pilot, screen)
+        await fill(pilot, screen, ADD_TASK, ADD_SPEC)
+        await pilot.press("ctrl+r")
+        await wait_until(pilot, lambda: screen.query_one("#result").has_class("-generated"))
+        settle_status(pilot.app)
+        screen.query_one("#output").scroll_home(animate=False)
+        await pilot.pause()
+
+    assert snap_compare(DSEApp(engine=engine, import_starter=False), terminal_size=SIZE, run_before=run_before)
