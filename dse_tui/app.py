@@ -20,7 +20,9 @@ from textual.message import Message
 from textual.signal import Signal
 from textual.worker import Worker, WorkerState
 
+from dse_tui.screens.ask import AskScreen
 from dse_tui.screens.library import LibraryScreen
+from dse_tui.screens.transcripts import TranscriptsScreen
 from dse_tui.screens.widgets.host import PaletteCommand, ShellStatus
 
 if TYPE_CHECKING:
@@ -53,14 +55,20 @@ class ScreenCommands(Provider):
 class DSEApp(App):
     TITLE = "DSE"
     CSS_PATH = "app.tcss"
-    # Each top-level area is a mode with its own screen stack. Add the Ask and
-    # Transcripts screens here when they exist, and a palette command below.
-    MODES = {"library": LibraryScreen}
+    # Each top-level area is a mode with its own screen stack.
+    MODES = {"library": LibraryScreen, "ask": AskScreen, "transcripts": TranscriptsScreen}
     DEFAULT_MODE = "library"
     COMMANDS = App.COMMANDS | {ScreenCommands}
     BINDINGS = [
         Binding("ctrl+q", "quit", "Quit", id="app.quit", tooltip="Leave DSE", priority=True),
         Binding("f1", "show_help_panel", "Keys", id="app.keys", tooltip="Show every key of this screen", show=False),
+        # Off the footer (it is full at 80 columns); listed by f1 and in the palette as "app: …".
+        Binding("f2", "switch_mode('library')", "Library", id="app.library", tooltip="Browse, search and run stored artifacts",
+                show=False),
+        Binding("f3", "switch_mode('ask')", "Ask", id="app.ask", tooltip="Describe a task and its spec; reuse or generate code",
+                show=False),
+        Binding("f4", "switch_mode('transcripts')", "Transcripts", id="app.transcripts",
+                tooltip="What each ask sent to each model tier, its replies, failures and code diffs", show=False),
     ]
 
     class EngineOpened(Message):
@@ -194,6 +202,9 @@ class DSEApp(App):
     def palette_commands(self) -> list[PaletteCommand]:
         return [
             PaletteCommand("app: library", "Browse, search and run stored artifacts", lambda: self.switch_mode("library")),
+            PaletteCommand("app: ask", "Reuse or generate tested code for a task", lambda: self.switch_mode("ask")),
+            PaletteCommand("app: transcripts", "Prompts, replies, failures and code diffs of every ask",
+                           lambda: self.switch_mode("transcripts")),
             PaletteCommand("app: keys", "Show the keys of this screen", self.action_show_help_panel),
             PaletteCommand("app: sandbox", "What isolates the code DSE runs", self.show_sandbox),
         ]
