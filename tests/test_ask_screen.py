@@ -247,6 +247,20 @@ async def test_a_failing_ask_is_an_error_notification_and_the_screen_recovers(en
         assert str(screen.query_one("#run-button").label) == "Run"
 
 
+async def test_the_app_opens_ask_and_transcripts_as_modes(engine):
+    app = DSEApp(engine=engine, import_starter=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: app.engine is not None)
+        await pilot.press("f3")
+        await wait_until(pilot, lambda: isinstance(app.screen, AskScreen) and app.screen.engine is engine)
+        assert app.current_mode == "ask" and app.focused.id == "task"
+        await pilot.press("f4")
+        await wait_until(pilot, lambda: isinstance(app.screen, TranscriptsScreen) and app.current_mode == "transcripts")
+        await wait_until(pilot, lambda: "no transcripts yet" in str(app.screen.query_one("#transcripts-pager").content))
+        await pilot.press("f2")
+        assert app.current_mode == "library"
+
+
 def test_every_binding_has_an_id_and_a_tooltip():
     for binding in [*AskScreen.BINDINGS, *TranscriptsScreen.BINDINGS]:
         assert binding.id and binding.tooltip, binding
