@@ -7,7 +7,10 @@ opened in a thread worker once the first frame is on screen.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
+import signal
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
@@ -113,6 +116,11 @@ class DSEApp(App):
         self.event_signal: Signal[Any] = Signal(self, "engine-event")
 
     def on_mount(self) -> None:
+        # A dropped SSH connection sends SIGHUP: leave through the normal exit path (workers
+        # cancelled, terminal restored) instead of dying mid-write. The loop's own handler
+        # wakes it; a plain signal.signal handler would wait for the next terminal event.
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self.exit, None, 129)
         if self._theme_name in self.available_themes:
             self.theme = self._theme_name
         if self._keymap:

@@ -142,3 +142,15 @@ def test_keymap_file_is_read_from_the_config_dir(tmp_path, monkeypatch):
     (tmp_path / "dse").mkdir()
     (tmp_path / "dse" / "keymap.yaml").write_text("library.run: ctrl+r\napp.quit: ctrl+c\n")
     assert load_keymap() == {"library.run": "ctrl+r", "app.quit": "ctrl+c"}
+
+
+async def test_a_dropped_ssh_connection_exits_cleanly(library_engine):
+    import os
+    import signal
+
+    app = DSEApp(engine=library_engine, import_starter=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await opened(pilot)
+        os.kill(os.getpid(), signal.SIGHUP)  # what the SSH daemon sends when the link drops
+        await wait_until(pilot, lambda: app.return_code == 129)
+    assert app.return_code == 129
