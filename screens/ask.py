@@ -127,10 +127,12 @@ class AskScreen(Screen):
                 yield Label("Spec (YAML)", classes="pane-title")
                 # theme "css": backgrounds and cursor follow the app's ANSI theme, not monokai's truecolour
                 yield TextArea.code_editor(SPEC_TEMPLATE, language="yaml", id="spec", theme="css", soft_wrap=True)
+            # The answer above the log of how it was reached: when an ask ends, its outcome and
+            # code are at the top, with no scrolling to wait for the layout of long code.
             with VerticalScroll(id="output"):
-                yield Vertical(id="progress")
                 yield Static(id="result", markup=False)
                 yield Static(id="code")
+                yield Vertical(id="progress")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -307,7 +309,9 @@ class AskScreen(Screen):
         summary.set_classes(f"-{result.outcome}")
         code = self.query_one("#code", Static)
         code.update(syntax(result.artifact.content, "python", line_numbers=True) if result.artifact else "")
-        self.query_one("#output", VerticalScroll).scroll_end(animate=False)
+        code.display = result.artifact is not None
+        # Deferred like the log's scroll_end calls, and queued after them, so the top wins.
+        self.query_one("#output", VerticalScroll).scroll_home(animate=False)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state == WorkerState.ERROR:
@@ -359,8 +363,9 @@ class AskScreen(Screen):
         self._rows.clear()
         self.query_one("#progress", Vertical).remove_children()
         self.query_one("#result", Static).update("")
-        self.query_one("#result", Static).set_classes("")
+        self.query_one("#result", Static).set_classes("-empty")
         self.query_one("#code", Static).update("")
+        self.query_one("#code", Static).display = False
 
     def _line(self, key: str, text: str, state: str) -> None:
         """Add the row `key`, or rewrite it in place (an attempt goes from running to passed/failed)."""
@@ -372,7 +377,8 @@ class AskScreen(Screen):
             # Rows are found by key, not DOM id: a cleared log may still be leaving the DOM.
             row = self._rows[key] = ProgressLine(Text(text), classes=f"progress-line {state}", markup=False)
             self.query_one("#progress", Vertical).mount(row)
-        self.query_one("#output", VerticalScroll).scroll_end(animate=False)
+        if self.running:
+            self.query_one("#output", VerticalScroll).scroll_end(animate=False)  # follow the live log
 
     def progress_lines(self) -> list[str]:
         """The log as plain text, row by row (what a user reads; tests assert on it)."""

@@ -40,8 +40,14 @@ syntax = ArtifactDetail._syntax
 
 # -- formatting shared with the Ask screen ----------------------------------------------------
 
+def clip(text: str, limit: int) -> str:
+    """The first line of `text`, cut to `limit` characters with an ellipsis."""
+    line = text.splitlines()[0].strip() if text.strip() else ""
+    return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
+
+
 def short_model(model: str) -> str:
-    return model if len(model) <= MODEL_CHARS else model[: MODEL_CHARS - 1] + "…"
+    return clip(model, MODEL_CHARS)
 
 
 def first_line(failures: str) -> str:
@@ -72,7 +78,7 @@ def prediction_text(start_tier: str | None, prediction: dict[str, Any] | None, e
     evidence = (prediction or {}).get("evidence") or []
     if not (prediction or {}).get("tier") or not evidence:
         return f"start tier: {start_tier} (no similar solved task yet: the bottom of the ladder)"
-    items = [f"“{e.get('task', '?').splitlines()[0][:40]}” {e.get('tier')} {e.get('similarity', 0):.2f}"
+    items = [f"“{clip(e.get('task') or '?', 40)}” {e.get('tier')} {e.get('similarity', 0):.2f}"
              for e in evidence[:evidence_shown]]
     more = f" +{len(evidence) - evidence_shown}" if len(evidence) > evidence_shown else ""
     plural = "s" if len(evidence) != 1 else ""
@@ -123,7 +129,8 @@ class TranscriptsScreen(Screen):
             self.transcript = transcript
 
     def __init__(self, select: str | None = None, *, timings: bool = True) -> None:
-        """`select`: a transcript id to show first (the Ask screen opens its last ask this way).
+        """`select`: a transcript id to highlight first (the Ask screen opens its last ask this way;
+        being the newest, it is on the first page).
         `timings=False` hides durations, which differ run to run (snapshot tests)."""
         super().__init__()
         self.engine: Engine | None = None
@@ -133,6 +140,7 @@ class TranscriptsScreen(Screen):
         self.row_total = 0
         self.shown: Transcript | None = None
         self._request = 0  # stale worker results carry an older number and are dropped
+        self._detail_wanted: str | None = None
         self._pending: Transcript | None = None  # the newest transcript waiting for the tabs
         self._rebuilding = False
 
@@ -232,10 +240,8 @@ class TranscriptsScreen(Screen):
             table.add_row(started_text(t.started_at), t.outcome or "running", str(t.attempts), cost, task, key=t.id)
         ids = [t.id for t in message.transcripts]
         table.move_cursor(row=ids.index(keep) if keep in ids else 0, animate=False)
-        if self.select_id and self.select_id not in ids:
-            self._load_detail(self.select_id)  # not on this page: show it anyway
         self.select_id = None
-        self._show_selected()
+        self._show_selected()  # the cursor may not have moved, so no RowHighlighted would come
         if self.row_total:
             last = self.page_offset + len(message.transcripts)
             self._set_pager(f"transcripts {self.page_offset + 1}–{last} of {self.row_total} · newest first")
@@ -261,6 +267,10 @@ class TranscriptsScreen(Screen):
         if transcript_id is None:
             return
         # A reload of the same list must refresh the detail too: an attempt may have been added.
+        self._request_detail(transcript_id)
+
+    def _request_detail(self, transcript_id: str) -> None:
+        self._detail_wanted = transcript_id  # a slower, older load must not replace it
         self._load_detail(transcript_id)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="transcripts-detail", name="load the transcript")
@@ -272,6 +282,8 @@ class TranscriptsScreen(Screen):
 
     def on_transcripts_screen_detail_loaded(self, message: DetailLoaded) -> None:
         t = message.transcript
+        if t.id != self._detail_wanted:
+            return
         same = self.shown is not None and self.shown.id == t.id
         keep = self.active_attempt if same else None
         self.shown = t
