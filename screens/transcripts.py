@@ -15,7 +15,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Container, Vertical, VerticalScroll
+from textual.containers import ScrollableContainer, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Label, Static
@@ -151,7 +151,7 @@ class TranscriptsScreen(Screen):
             yield Label("", id="transcripts-pager")
         yield Static(id="summary", markup=False)
         yield DataTable(id="attempts", cursor_type="cell", show_header=False)
-        with Container(id="attempt-panes"):
+        with ScrollableContainer(id="attempt-panes"):
             with VerticalScroll(id="prompt-pane", classes="pane"):
                 yield Static("Prompt", classes="pane-title")
                 yield Static(id="prompt", markup=False)
@@ -196,7 +196,13 @@ class TranscriptsScreen(Screen):
             self.app.report_worker_error(event.worker)  # type: ignore[attr-defined]  (see host.EngineHost)
 
     def on_resize(self) -> None:
-        self.set_class(self.size.width < NARROW_BELOW, "-narrow")
+        narrow = self.size.width < NARROW_BELOW
+        self.set_class(narrow, "-narrow")
+        # Wide, each pane scrolls by itself; narrow, they stack and the area around them scrolls,
+        # so that is what the keyboard must reach.
+        self.query_one("#attempt-panes").can_focus = narrow
+        for pane in self.query(".pane"):
+            pane.can_focus = not narrow
 
     def engine_ready(self, engine: Engine) -> None:
         if self.engine is not engine:
@@ -353,7 +359,8 @@ class TranscriptsScreen(Screen):
         else:
             changes = code_diff(previous.code, a.code, n)
             diff.update(syntax(changes, "diff") if changes else Text("same code as the previous attempt", style="dim"))
-        for pane in self.query(".pane"):
+        # Each pane scrolls alone when wide; the whole area scrolls when narrow: reset both.
+        for pane in [self.query_one("#attempt-panes"), *self.query(".pane")]:
             pane.scroll_home(animate=False)
 
     def _prompt_text(self, a: AttemptRecord) -> Text:

@@ -155,6 +155,9 @@ async def test_panes_stack_on_narrow_terminals(engine, size, stacked):
         assert screen.has_class("-narrow") is stacked
         assert table(screen).region.width == size[0]  # the Library's narrow list-pane width must not leak in
         assert screen.query_one("#attempt-panes").region.height >= 8
+        # The keyboard reaches what scrolls: the stacked area when narrow, each pane when wide.
+        assert screen.query_one("#attempt-panes").can_focus is stacked
+        assert all(pane.can_focus is not stacked for pane in screen.query(".pane"))
 
 
 def test_snapshot_of_an_escalated_ask(engine, monkeypatch, snap_compare):
