@@ -16,7 +16,6 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
-from textual.screen import Screen
 from textual.widgets import Button, Footer, Input, Label, Select, Static, TextArea
 from textual.worker import Worker, WorkerState
 
@@ -31,12 +30,12 @@ from dse_tui.screens.transcripts import (
     syntax,
     temperature_text,
 )
+from dse_tui.screens.engine_screen import EngineScreen
 from dse_tui.screens.widgets.host import PaletteCommand
 from dse_tui.screens.widgets.status import StatusLine
 
 if TYPE_CHECKING:
     from dse_tui.engine.ask import AskResult
-    from dse_tui.engine.core import Engine
     from dse_tui.engine.providers import Ladder, Provider, TierConfig
 
 SPEC_TEMPLATE = """\
@@ -57,7 +56,7 @@ class ProgressLine(Static):
     """One row of the live log; its class (-running, -failed, …) picks the colour in ask.tcss."""
 
 
-class AskScreen(Screen):
+class AskScreen(EngineScreen):
     CSS_PATH = "ask.tcss"
 
     BINDINGS = [
@@ -98,7 +97,6 @@ class AskScreen(Screen):
         """`ladder`/`providers` replace the configured model ladder (tests use scripted tiers).
         `timings=False` hides durations, which differ run to run (snapshot tests)."""
         super().__init__()
-        self.engine: Engine | None = None
         self.ladder = ladder
         self.providers: dict[str, Provider] = dict(providers or {})
         self.timings = timings
@@ -141,24 +139,10 @@ class AskScreen(Screen):
         spec = self.query_one("#spec", TextArea)
         spec.cursor_blink = False
         spec.indent_width = 2  # YAML's usual indent
-        self._subscribe()
+        self.subscribe_to_engine()
         self._show_hint(["loading the model ladder…"])
         self._load_ladder()
         self.query_one("#task", Input).focus()
-
-    def on_screen_resume(self) -> None:
-        self._subscribe()
-
-    def _subscribe(self) -> None:
-        signal = getattr(self.app, "engine_signal", None)
-        if signal is not None:
-            signal.unsubscribe(self)  # signals drop subscribers while their screen is detached
-            signal.subscribe(self, self.engine_ready)
-        if self.engine is None and getattr(self.app, "engine", None) is not None:
-            self.engine_ready(self.app.engine)
-
-    def engine_ready(self, engine: Engine) -> None:
-        self.engine = engine
 
     def on_resize(self) -> None:
         self.set_class(self.size.width < NARROW_BELOW, "-narrow")
@@ -313,9 +297,7 @@ class AskScreen(Screen):
         # Deferred like the log's scroll_end calls, and queued after them, so the top wins.
         self.query_one("#output", VerticalScroll).scroll_home(animate=False)
 
-    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        if event.state == WorkerState.ERROR:
-            self.app.report_worker_error(event.worker)  # type: ignore[attr-defined]  (see host.EngineHost)
+    def worker_changed(self, event: Worker.StateChanged) -> None:
         if event.worker.group == "ask" and event.state in (WorkerState.ERROR, WorkerState.CANCELLED):
             self._set_running(False)
             self._line("cancel", "stopped: the ask did not finish (see the notification)", "-failed")

@@ -14,11 +14,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
-from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Input, Label, Select, Static
-from textual.worker import Worker, WorkerState, get_current_worker
+from textual.worker import get_current_worker
 
+from dse_tui.screens.engine_screen import EngineScreen
 from dse_tui.screens.widgets.detail import ArtifactDetail
 from dse_tui.screens.widgets.host import PaletteCommand
 from dse_tui.screens.widgets.status import StatusLine
@@ -50,7 +50,7 @@ def run_example(spec_text: str) -> str | None:
         return None
 
 
-class LibraryScreen(Screen):
+class LibraryScreen(EngineScreen):
     CSS_PATH = "library.tcss"
     PAGE_SIZE = 50
 
@@ -90,7 +90,6 @@ class LibraryScreen(Screen):
 
     def __init__(self) -> None:
         super().__init__()
-        self.engine: Engine | None = None
         self.page_offset = 0
         self.row_total = 0
         self.order = "name"
@@ -137,27 +136,12 @@ class LibraryScreen(Screen):
         table.add_column("Sim", key="similarity", width=4)
         table.add_column("Description", key="description", width=80)
         self._set_pager("starting the engine…")
-        self._subscribe()
+        self.subscribe_to_engine()
         table.focus()
 
-    def on_screen_resume(self) -> None:
-        # Signals drop subscribers while their screen is detached (another mode is shown).
-        self._subscribe()
+    def resumed(self) -> None:
         if self.engine is not None:
             self.reload()
-
-    def _subscribe(self) -> None:
-        for name, callback in (("engine_signal", self.engine_ready), ("event_signal", self._engine_event)):
-            signal = getattr(self.app, name, None)
-            if signal is not None:
-                signal.unsubscribe(self)
-                signal.subscribe(self, callback)
-        if self.engine is None and getattr(self.app, "engine", None) is not None:
-            self.engine_ready(self.app.engine)
-
-    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        if event.state == WorkerState.ERROR:
-            self.app.report_worker_error(event.worker)  # type: ignore[attr-defined]  (see host.EngineHost)
 
     def on_resize(self) -> None:
         self.set_class(self.size.width < NARROW_BELOW, "-narrow")
@@ -170,7 +154,7 @@ class LibraryScreen(Screen):
         self.engine = engine
         self.reload()
 
-    def _engine_event(self, event: Any) -> None:
+    def engine_event(self, event: Any) -> None:
         # Something new was stored (e.g. by another screen): show it. Runs refresh themselves.
         if type(event).__name__ == "ArtifactStored" and self.engine is not None:
             self.reload()

@@ -17,11 +17,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import ScrollableContainer, Vertical, VerticalScroll
 from textual.message import Message
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Label, Static
-from textual.worker import Worker, WorkerState, get_current_worker
+from textual.worker import get_current_worker
 
 from dse_tui.screens.widgets.detail import ArtifactDetail, checks_text
+from dse_tui.screens.engine_screen import EngineScreen
 from dse_tui.screens.widgets.host import PaletteCommand
 from dse_tui.screens.widgets.status import StatusLine
 
@@ -102,7 +102,7 @@ def started_text(started_at: str) -> str:
 
 # -- the screen ---------------------------------------------------------------------------------
 
-class TranscriptsScreen(Screen):
+class TranscriptsScreen(EngineScreen):
     CSS_PATH = "transcripts.tcss"
     PAGE_SIZE = 50
 
@@ -133,7 +133,6 @@ class TranscriptsScreen(Screen):
         being the newest, it is on the first page).
         `timings=False` hides durations, which differ run to run (snapshot tests)."""
         super().__init__()
-        self.engine: Engine | None = None
         self.select_id = select
         self.timings = timings
         self.page_offset = 0
@@ -174,26 +173,12 @@ class TranscriptsScreen(Screen):
         table.add_column("Task", key="task")
         self._set_pager("starting the engine…")
         self._show_empty("no transcript selected")
-        self._subscribe()
+        self.subscribe_to_engine()
         table.focus()
 
-    def on_screen_resume(self) -> None:
-        self._subscribe()  # signals drop subscribers while their screen is detached
+    def resumed(self) -> None:
         if self.engine is not None:
             self.reload()
-
-    def _subscribe(self) -> None:
-        for name, callback in (("engine_signal", self.engine_ready), ("event_signal", self._engine_event)):
-            signal = getattr(self.app, name, None)
-            if signal is not None:
-                signal.unsubscribe(self)
-                signal.subscribe(self, callback)
-        if self.engine is None and getattr(self.app, "engine", None) is not None:
-            self.engine_ready(self.app.engine)
-
-    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        if event.state == WorkerState.ERROR:
-            self.app.report_worker_error(event.worker)  # type: ignore[attr-defined]  (see host.EngineHost)
 
     def on_resize(self) -> None:
         narrow = self.size.width < NARROW_BELOW
@@ -209,7 +194,7 @@ class TranscriptsScreen(Screen):
             self.engine = engine
             self.reload()
 
-    def _engine_event(self, event: Any) -> None:
+    def engine_event(self, event: Any) -> None:
         # An ask (on the Ask screen or elsewhere in this process) wrote to the log: show it.
         if type(event).__name__ in REFRESH_ON and self.engine is not None and self.is_current:
             self.reload()

@@ -19,7 +19,7 @@ from dse_tui.engine.errors import BadInput, NotFound, SpecFailed
 from dse_tui.engine.events import ArtifactRan, ArtifactStored, CheckFinished, EventBus, Progress
 from dse_tui.engine.presets import starter_library
 from dse_tui.engine.sandbox import Sandbox, select_sandbox
-from dse_tui.engine.spec import MAX_DESCRIPTION_CHARS, Spec, load_spec_file, parse_spec
+from dse_tui.engine.spec import Spec, load_spec_file, parse_spec
 from dse_tui.engine.testing import CallResult, TestResults, call_function, run_spec
 from dse_tui.store.artifacts import ArtifactStore
 from dse_tui.store.generation import GenerationLog

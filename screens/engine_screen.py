@@ -1,0 +1,52 @@
+"""What every screen that talks to the engine shares: following the app's engine and
+events across mode switches, and reporting failed workers in the app's one place."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from textual.screen import Screen
+from textual.worker import Worker, WorkerState
+
+if TYPE_CHECKING:
+    from dse_tui.engine.core import Engine
+
+
+class EngineScreen(Screen):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.engine: Engine | None = None
+
+    def subscribe_to_engine(self) -> None:
+        """Follow the app's engine and events; call on mount. Signals drop subscribers
+        while their screen is detached (another mode is shown), so resuming renews them."""
+        for name, callback in (("engine_signal", self.engine_ready), ("event_signal", self.engine_event)):
+            signal = getattr(self.app, name, None)
+            if signal is not None:
+                signal.unsubscribe(self)
+                signal.subscribe(self, callback)
+        if self.engine is None and getattr(self.app, "engine", None) is not None:
+            self.engine_ready(self.app.engine)
+
+    def on_screen_resume(self) -> None:
+        self.subscribe_to_engine()
+        self.resumed()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state == WorkerState.ERROR:
+            self.app.report_worker_error(event.worker)  # type: ignore[attr-defined]  (see host.EngineHost)
+        self.worker_changed(event)
+
+    # -- hooks ------------------------------------------------------------------------------
+
+    def engine_ready(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def engine_event(self, event: Any) -> None:
+        """A plain engine event, on the UI thread."""
+
+    def resumed(self) -> None:
+        """The screen is shown again (after another mode)."""
+
+    def worker_changed(self, event: Worker.StateChanged) -> None:
+        """A worker of this screen changed state (errors are already reported)."""
