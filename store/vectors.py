@@ -8,8 +8,8 @@ from .records import Artifact
 
 
 def embed_text(artifact: Artifact) -> str:
-    """A default text to embed an artifact by: its meaning (name, description, tags), not its code,
-    since queries are task descriptions. Same shape as the engine's `embedding_text`."""
+    """The text an artifact is embedded by: its meaning (name, description, tags), not its code,
+    since queries are task descriptions."""
     name = artifact.name.replace("_", " ")
     tags = ", ".join(artifact.tags)
     return f"{name}: {artifact.description}" + (f" ({tags})" if tags else "")

@@ -24,6 +24,7 @@ from dse_tui.engine.testing import CallResult, TestResults, call_function, run_s
 from dse_tui.store.artifacts import ArtifactStore
 from dse_tui.store.generation import GenerationLog
 from dse_tui.store.records import Artifact, ArtifactType, MetricPoint, utcnow
+from dse_tui.store.vectors import embed_text  # what an artifact is found by: its meaning, not its code
 
 MAX_CODE_BYTES = 1_000_000
 MAX_QUERY_CHARS = 4_000
@@ -79,13 +80,6 @@ def summary(artifact: Artifact) -> dict[str, Any]:
         "version": artifact.version,
         "tags": artifact.tags,
     }
-
-
-def embedding_text(artifact: Artifact) -> str:
-    """What an artifact is found by: its name, description and tags (the meaning, not the code)."""
-    name = artifact.name.replace("_", " ")
-    tags = ", ".join(artifact.tags)
-    return f"{name}: {artifact.description}" + (f" ({tags})" if tags else "")
 
 
 def check_code(code: str, function: str, origin: str = "code") -> None:
@@ -159,7 +153,7 @@ class Engine:
             return self._embedder
 
     def _embed_texts_of(self, artifacts: list[Artifact]):
-        return self._embedder.embed([embedding_text(a) for a in artifacts])
+        return self._embedder.embed([embed_text(a) for a in artifacts])
 
     @property
     def generation(self) -> GenerationLog:
@@ -248,7 +242,7 @@ class Engine:
             parent_id=parent_id or (previous.id if previous else None),
             provenance=provenance or {"source": "user"},
         )
-        vector = self.embedder.embed_one(embedding_text(artifact))
+        vector = self.embedder.embed_one(embed_text(artifact))
         stored = self.store.insert(artifact, vector)
         self.events.publish(ArtifactStored(stored.id, stored.name, stored.quality_score))
         return stored
