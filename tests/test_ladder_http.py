@@ -1,0 +1,47 @@
+"""The ask path over the real Ollama and Anthropic clients, against loopback servers that speak
+their HTTP APIs: a failing rung ends its attempt cleanly and the climb goes on."""
+
+from __future__ import annotations
+
+import pytest
+
+from dse_tui.engine.providers import Ladder, TierConfig
+from fakes import FakeAnthropic, FakeOllama, Reply
+from helpers import ADD_CODE, ADD_SPEC
+
+FAILURES = {
+    "server error": (FakeOllama.error_reply(500, "CUDA out of memory"), "http"),
+    "garbage body": (Reply(body="<html>502 Bad Gateway</html>", content_type="text/html"), "malformed"),
+    "timeout": (Reply(body={"message": {"content": "late"}}, delay_s=2.0), "timeout"),
+    "unknown model": (FakeOllama.error_reply(404, 'model "qwen2.5-coder:7b" not found, try pulling it first'), "unknown_model"),
+}
+
+
+@pytest.mark.parametrize("failure", FAILURES)
+def test_a_failing_ollama_rung_escalates_to_anthropic(engine, monkeypatch, failure):
+    reply, kind = FAILURES[failure]
+    with FakeOllama(models=["qwen2.5-coder:7b"]) as ollama, FakeAnthropic(api_key="test-key") as anthropic:
+        anthropic.reply = f"Here you go:\n```python\n{ADD_CODE}```"
+        tags = ollama.route("GET", "/api/tags", None, {})  # the availability check comes first
+        ollama.push(tags, reply)
+        monkeypatch.setenv("ANTHROPIC_API_KEY", "test-key")
+        ladder = Ladder(
+            tiers=[
+                TierConfig("balanced", "ollama", "qwen2.5-coder:7b", 0.3, 256, 0.5, options={"host": ollama.url}),
+                TierConfig("powerful", "anthropic", "claude-sonnet-5-5", None, 512, 5.0, 2.0, 10.0,
+                           options={"base_url": anthropic.url}),
+            ],
+            temperature_schedule=[0.2, 0.6],
+            max_attempts=3,
+        )
+        result = engine.ask("add two numbers", ADD_SPEC, ladder=ladder, budget_usd=1.0)
+
+    assert result.outcome == "generated" and result.tier == "powerful" and result.attempts == 2
+    assert result.cost_usd > 0
+    first, second = engine.generation.get(result.transcript_id).attempt_records
+    assert first.tier == "balanced" and not first.passed
+    assert first.error.startswith("the model call failed") and f": {kind}: " in first.error
+    assert second.passed and "the model call failed" in second.prompt[-1]["content"]
+    sent = anthropic.requests[-1].body
+    assert "temperature" not in sent  # this tier sends none
+    assert engine.store.get(result.artifact.id).provenance["model"] == "claude-sonnet-5-5"
