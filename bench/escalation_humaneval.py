@@ -21,6 +21,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from datetime import datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -82,11 +83,51 @@ def ask_all(engine: Engine, tasks: list[Task], *, attempts: int, examples: int, 
     }
 
 
+def report_home(home: str, label: str) -> dict:
+    """Figures of a run read back from its home's transcripts: for a run cut short."""
+    engine = Engine(home)
+    log = engine.generation
+    transcripts = [log.get(t.id) for t in log.list(limit=10_000)]
+    tasks = {t.task_id: t for t in load_tasks()}
+    by_prompt = {t.prompt.strip(): t for t in tasks.values()}
+    done = [t for t in transcripts if t.outcome in ("generated", "failed")]
+    solved = [t for t in done if t.outcome == "generated"]
+    per_attempt = Counter(t.attempts for t in solved)
+    seconds = [
+        (datetime.fromisoformat(t.finished_at) - datetime.fromisoformat(t.started_at)).total_seconds() * 1000
+        for t in done if t.finished_at
+    ]
+    tokens = sum(a.input_tokens + a.output_tokens for t in done for a in t.attempt_records)
+    report = {
+        "mode": label, "tasks": len(done), "solved": len(solved),
+        "pass_rate": round(len(solved) / len(done), 4) if done else None,
+        "successes_per_attempt": dict(sorted(per_attempt.items())),
+        "latency_ms_mean": round(statistics.mean(seconds), 1) if seconds else None,
+        "latency_ms_p50": round(statistics.median(seconds), 1) if seconds else None,
+        "tokens_total": tokens,
+        "solved_ids": [by_prompt[t.task.strip()].task_id for t in solved if t.task.strip() in by_prompt],
+    }
+    engine.close()
+    return report
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--limit", type=int, default=164)
     parser.add_argument("--modes", default="single,examples,escalation")
+    parser.add_argument("--report", metavar="HOME", help="print the figures of a (possibly cut-short) run's home and exit")
+    parser.add_argument("--reuse-pass", action="store_true", help="with --report: ask the solved tasks again")
     args = parser.parse_args()
+    if args.report:
+        report = report_home(args.report, "escalation (from transcripts)")
+        print(json.dumps(report), flush=True)
+        if args.reuse_pass and report["solved_ids"]:
+            engine = Engine(args.report)
+            solved = [t for t in load_tasks() if t.task_id in set(report["solved_ids"])]
+            again = ask_all(engine, solved, attempts=4, examples=2, reuse=True, label="second pass (reuse)")
+            again["hit_rate"] = round(again["reused"] / len(solved), 4)
+            print(json.dumps(again), flush=True)
+        return 0
     tasks = load_tasks()[: args.limit]
     modes = args.modes.split(",")
     escalation_home = None
