@@ -66,12 +66,11 @@ class DSEApp(App):
         Binding("ctrl+q", "quit", "Quit", id="app.quit", tooltip="Leave DSE", priority=True),
         Binding("f1", "show_help_panel", "Keys", id="app.keys", tooltip="Show every key of this screen", show=False),
         # Off the footer (it is full at 80 columns); listed by f1 and in the palette as "app: …".
-        Binding("f2", "switch_mode('library')", "Library", id="app.library", tooltip="Browse, search and run stored artifacts",
-                show=False),
-        Binding("f3", "switch_mode('ask')", "Ask", id="app.ask", tooltip="Describe a task and its spec; reuse or generate code",
-                show=False),
-        Binding("f4", "switch_mode('transcripts')", "Transcripts", id="app.transcripts",
-                tooltip="What each ask sent to each model tier, its replies, failures and code diffs", show=False),
+        # Shown in every footer: the other screens must be discoverable without the palette.
+        Binding("f2", "switch_mode('library')", "Library", id="app.library", tooltip="Browse, search and run stored artifacts"),
+        Binding("f3", "switch_mode('ask')", "Ask", id="app.ask", tooltip="Describe a task and its spec; reuse or generate code"),
+        Binding("f4", "switch_mode('transcripts')", "Log", id="app.transcripts",
+                tooltip="Transcripts: what each ask sent to each model tier, its replies, failures and code diffs"),
     ]
 
     class EngineOpened(Message):
@@ -114,6 +113,12 @@ class DSEApp(App):
         self.status_signal: Signal[ShellStatus] = Signal(self, "status")
         self.engine_signal: Signal[Engine] = Signal(self, "engine")
         self.event_signal: Signal[Any] = Signal(self, "engine-event")
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # The key of the screen already shown is hidden: the footer keeps room at 80 columns.
+        if action == "switch_mode" and parameters and parameters[0] == self.current_mode:
+            return False
+        return True
 
     def on_mount(self) -> None:
         # A dropped SSH connection sends SIGHUP: leave through the normal exit path (workers

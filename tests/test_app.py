@@ -154,3 +154,13 @@ async def test_a_dropped_ssh_connection_exits_cleanly(library_engine):
         os.kill(os.getpid(), signal.SIGHUP)  # what the SSH daemon sends when the link drops
         await wait_until(pilot, lambda: app.return_code == 129)
     assert app.return_code == 129
+
+
+async def test_the_footer_offers_the_other_screens_only(library_engine):
+    app = DSEApp(engine=library_engine, import_starter=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await opened(pilot)
+        offered = lambda: {m for m in ("library", "ask", "transcripts") if app.check_action("switch_mode", (m,))}
+        assert offered() == {"ask", "transcripts"}
+        await pilot.press("f3")
+        assert app.current_mode == "ask" and offered() == {"library", "transcripts"}
