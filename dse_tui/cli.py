@@ -32,7 +32,11 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="dse", description="Digital Synthetic Evolution: tested Python code from behaviour specs.")
+    parser = _Parser(
+        prog="dse",
+        description="Digital Synthetic Evolution: tested Python code from behaviour specs. With no command, opens the TUI.",
+        epilog="Exit codes: 0 success, 1 it ran and the answer is no, 2 bad input. Every command takes --json.",
+    )
     parser.add_argument("--version", action="version", version=f"dse {__version__}")
     parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
     parser.add_argument("--home", help="data directory (default: $DSE_HOME or the XDG data dir)")
