@@ -119,7 +119,7 @@ def main() -> int:
     parser.add_argument("--reuse-pass", action="store_true", help="with --report: ask the solved tasks again")
     args = parser.parse_args()
     if args.report:
-        report = report_home(args.report, "escalation (from transcripts)")
+        report = report_home(args.report, f"{Path(args.report).name} (from transcripts)")
         print(json.dumps(report), flush=True)
         if args.reuse_pass and report["solved_ids"]:
             engine = Engine(args.report)
