@@ -52,7 +52,7 @@ def ask_all(engine: Engine, tasks: list[Task], *, attempts: int, examples: int, 
     solved, per_attempt, latencies, tokens, reused = [], Counter(), [], 0, 0
     for i, task in enumerate(tasks, 1):
         settings = AskSettings(
-            reuse_min_similarity=0.75 if reuse else NO_REUSE,
+            reuse_min_similarity=AskSettings().reuse_min_similarity if reuse else NO_REUSE,
             examples=examples,
             exclude_examples=frozenset({task.slug}),
         )

@@ -26,14 +26,14 @@ from dse_tui.store.generation import AttemptRecord
 from dse_tui.store.records import Artifact, MetricPoint, utcnow
 
 if TYPE_CHECKING:
-    from dse_tui.engine.core import Engine
+    from dse_tui.engine.core import Engine, Match
 
 MAX_TASK_CHARS = 10_000
 
 
 @dataclass
 class AskSettings:
-    reuse_min_similarity: float = 0.75
+    reuse_min_similarity: float = 0.6  # a hit must still pass the spec, so the bar can be generous
     reuse_min_quality: float = 0.5
     reuse_candidates: int = 3
     examples: int = 2
@@ -155,12 +155,18 @@ class Asker:
     # -- reuse ---------------------------------------------------------------------------
 
     def try_reuse(self) -> Artifact | None:
-        matches = self.engine.find_similar(
-            f"{self.task}\n{self.spec.description}", min_quality=self.settings.reuse_min_quality, limit=self.settings.reuse_candidates
-        )
+        # The spec's description and the task's wording are searched apart: a long task (code,
+        # a paragraph) dilutes the description. Any extra candidate costs one sandboxed spec run.
+        best: dict[str, Match] = {}
+        for query in dict.fromkeys([self.spec.description, self.task]):
+            for match in self.engine.find_similar(query, min_quality=self.settings.reuse_min_quality, limit=self.settings.reuse_candidates):
+                known = best.get(match.artifact.id)
+                if known is None or match.score > known.score:
+                    best[match.artifact.id] = match
+        matches = sorted(best.values(), key=lambda m: m.score, reverse=True)[: self.settings.reuse_candidates]
         for match in matches:
             if match.similarity < self.settings.reuse_min_similarity:
-                break
+                continue
             artifact = match.artifact
             stored_fn = artifact.metadata.get("function") or artifact.name
             started = time.perf_counter()
