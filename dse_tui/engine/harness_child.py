@@ -1,4 +1,4 @@
-"""Runs inside the sandbox (python -I -S -c <this file>): stdlib only.
+"""Runs inside the sandbox under python -I -S, compiled by the parent: stdlib only.
 
 Reads one marshalled payload on stdin, runs the artifact's behaviours (mode
 "spec") or one call (mode "call"), and reports events as Python-literal lines

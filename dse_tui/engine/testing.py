@@ -23,9 +23,21 @@ SPEC_LIMITS = Limits(timeout_s=15.0, cpu_s=15, memory_mb=1024)
 CALL_LIMITS = Limits(timeout_s=10.0, cpu_s=10, memory_mb=1024)
 
 
+# The child runs the same interpreter as we do, so the harness travels compiled: the bootstrap
+# reads its marshalled code object from stdin (the payload follows), sparing every sandboxed
+# call the compilation of the harness source.
+BOOTSTRAP = "import marshal,sys;_in=sys.stdin.buffer;exec(marshal.loads(_in.read(int.from_bytes(_in.read(4),'little'))))"
+
+
 @lru_cache(maxsize=1)
-def harness_source() -> str:
-    return (Path(__file__).with_name("harness_child.py")).read_text(encoding="utf-8")
+def harness_code() -> bytes:
+    path = Path(__file__).with_name("harness_child.py")
+    return marshal.dumps(compile(path.read_text(encoding="utf-8"), "<harness>", "exec"))
+
+
+def _harness_stdin(payload: dict[str, Any]) -> bytes:
+    code = harness_code()
+    return len(code).to_bytes(4, "little") + code + marshal.dumps(payload)
 
 
 @dataclass
@@ -123,7 +135,7 @@ def run_spec(
         "tests": spec.tests,
         "coverage": coverage,
     }
-    run = sandbox.run(harness_source(), marshal.dumps(payload), limits)
+    run = sandbox.run(BOOTSTRAP, _harness_stdin(payload), limits)
     events = _parse_events(run.stdout, nonce)
     by_name = {b.name: b for b in spec.behaviors}
     checks: list[CheckResult] = []
@@ -213,7 +225,7 @@ def call_function(code: str, function: str, inputs: dict[str, Any], sandbox: San
     """Call `function(**inputs)` from `code` once, in the sandbox."""
     nonce = secrets.token_hex(16)
     payload = {"nonce": nonce, "mode": "call", "code": code, "function": function, "inputs": inputs}
-    run = sandbox.run(harness_source(), marshal.dumps(payload), limits)
+    run = sandbox.run(BOOTSTRAP, _harness_stdin(payload), limits)
     events = [e for e in _parse_events(run.stdout, nonce) if e.get("event") == "result"]
     event = events[-1] if events else {}
     peak_mb = event.get("peak_mb") or run.peak_memory_mb
