@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import threading
 import uuid
 from types import SimpleNamespace
@@ -17,6 +16,7 @@ from dse_tui.screens.transcripts import TranscriptsScreen
 from dse_tui.screens.widgets.host import ShellStatus
 
 from helpers import ADD_CODE, ADD_SPEC
+from test_library_screen import wait_until
 
 SIZE = (100, 30)
 ADD_TASK = "Write a function add(a, b) that returns their sum"
@@ -46,16 +46,6 @@ def ladder(*names: str) -> Ladder:
 
 def offline() -> ScriptedProvider:
     return ScriptedProvider([], available=(False, "no server at 127.0.0.1:9"))
-
-
-async def wait_until(pilot, condition, timeout: float = 20.0) -> None:
-    """Let workers finish: poll `condition` between frames."""
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while not condition():
-        if loop.time() > end:
-            raise AssertionError("condition not met in time")
-        await pilot.pause(0.05)
 
 
 async def open_ask(pilot, screen: AskScreen) -> AskScreen:
