@@ -164,7 +164,7 @@ def main() -> int:
         hits += result.reused
         rejected += len(result.reuse_rejected)
         # independent check: the served code must pass THIS request's spec
-        fn = result.artifact.metadata.get("function")
+        fn = result.artifact.function
         code = result.artifact.content if fn == name else f"{result.artifact.content}\n{name} = {fn}\n"
         wrong += not run_spec(code, specs[name], engine.sandbox, coverage=False).all_passed
         print(f"\r{i + 1}/{args.requests} hits {hits} calls {len(llm.calls)}", end="", file=sys.stderr, flush=True)

@@ -45,6 +45,11 @@ class Artifact:
     parent_id: str | None = None
     provenance: dict[str, Any] = field(default_factory=dict)  # what produced it: tier, model, import, user...
 
+    @property
+    def function(self) -> str:
+        """The entry point to call: the spec's function, recorded when the artifact was stored."""
+        return self.metadata.get("function") or self.name
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "id": self.id,

@@ -136,7 +136,7 @@ class Asker:
         self.spec = spec
         self.settings = settings
         self.ladder = ladder or load_ladder_config()
-        self.providers = providers or {}
+        self.providers = dict(providers or {})  # filled lazily; the caller's dict stays as given
         self.cancel = cancel or threading.Event()
         self.on_event = on_event
         self.budget = budget_usd if budget_usd is not None else settings.request_budget_usd
@@ -168,9 +168,8 @@ class Asker:
             if match.similarity < self.settings.reuse_min_similarity:
                 continue
             artifact = match.artifact
-            stored_fn = artifact.metadata.get("function") or artifact.name
             started = time.perf_counter()
-            results = run_spec(_alias(artifact.content, stored_fn, self.spec.function), self.spec, self.engine.sandbox, coverage=False)
+            results = run_spec(_alias(artifact.content, artifact.function, self.spec.function), self.spec, self.engine.sandbox, coverage=False)
             if results.all_passed:
                 self.engine.store.record_run(
                     MetricPoint(artifact.id, utcnow(), (time.perf_counter() - started) * 1000, results.cpu_ms, results.peak_memory_mb, True, None, "reuse")

@@ -331,8 +331,7 @@ class Engine:
         artifact = ref if isinstance(ref, Artifact) else self.resolve(ref)
         if not isinstance(inputs, dict):
             raise BadInput("inputs must be a JSON object of keyword arguments")
-        function = artifact.metadata.get("function") or artifact.name
-        call = call_function(artifact.content, function, inputs, self.sandbox)
+        call = call_function(artifact.content, artifact.function, inputs, self.sandbox)
         metric = MetricPoint(
             artifact_id=artifact.id,
             at=utcnow(),
