@@ -20,7 +20,6 @@ from textual.widgets import Button, Footer, Input, Label, Select, Static, TextAr
 from textual.worker import Worker, WorkerState
 
 from dse_tui.screens.transcripts import (
-    NARROW_BELOW,
     TranscriptsScreen,
     duration_text,
     first_line,
@@ -143,9 +142,6 @@ class AskScreen(EngineScreen):
         self._show_hint(["loading the model ladder…"])
         self._load_ladder()
         self.query_one("#task", Input).focus()
-
-    def on_resize(self) -> None:
-        self.set_class(self.size.width < NARROW_BELOW, "-narrow")
 
     # -- the ladder: tiers for the Select, and which of them can answer now -------------------
 

@@ -12,6 +12,9 @@ if TYPE_CHECKING:
     from dse_tui.engine.core import Engine
 
 
+NARROW_BELOW = 100  # columns; below this a screen's panes stack (its .tcss keys on -narrow)
+
+
 class EngineScreen(Screen):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -32,6 +35,11 @@ class EngineScreen(Screen):
         self.subscribe_to_engine()
         self.resumed()
 
+    def on_resize(self) -> None:
+        narrow = self.size.width < NARROW_BELOW
+        self.set_class(narrow, "-narrow")
+        self.narrowed(narrow)
+
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state == WorkerState.ERROR:
             self.app.report_worker_error(event.worker)  # type: ignore[attr-defined]  (see host.EngineHost)
@@ -47,6 +55,9 @@ class EngineScreen(Screen):
 
     def resumed(self) -> None:
         """The screen is shown again (after another mode)."""
+
+    def narrowed(self, narrow: bool) -> None:
+        """The screen was laid out, narrow (panes stacked) or wide."""
 
     def worker_changed(self, event: Worker.StateChanged) -> None:
         """A worker of this screen changed state (errors are already reported)."""

@@ -31,7 +31,6 @@ QUALITY_CHOICES = [("any", 0.0), ("≥ 0.5", 0.5), ("≥ 0.75", 0.75), ("≥ 0.9
 TYPE_CHOICES = [("any", ""), ("function", "FUNCTION"), ("workflow", "WORKFLOW"), ("tool", "TOOL"), ("test", "TEST")]
 ORDERS = ["name", "quality", "usage", "recent"]
 DEBOUNCE_S = 0.3
-NARROW_BELOW = 100  # columns; below this the table and detail stack vertically
 
 
 def _split_tags(text: str) -> list[str]:
@@ -142,9 +141,6 @@ class LibraryScreen(EngineScreen):
     def resumed(self) -> None:
         if self.engine is not None:
             self.reload()
-
-    def on_resize(self) -> None:
-        self.set_class(self.size.width < NARROW_BELOW, "-narrow")
 
     # -- engine link ------------------------------------------------------------------------
 

@@ -29,7 +29,6 @@ if TYPE_CHECKING:
     from dse_tui.engine.core import Engine
     from dse_tui.store.generation import AttemptRecord, Transcript
 
-NARROW_BELOW = 100  # columns; below this the prompt, reply and result panes stack
 MODEL_CHARS = 16  # model names like "SmolLM2-135M-Instruct.Q4_1.gguf" would crowd a progress line
 # Engine events after which the list is out of date.
 REFRESH_ON = {"AskFinished", "AttemptFinished"}
@@ -180,9 +179,7 @@ class TranscriptsScreen(EngineScreen):
         if self.engine is not None:
             self.reload()
 
-    def on_resize(self) -> None:
-        narrow = self.size.width < NARROW_BELOW
-        self.set_class(narrow, "-narrow")
+    def narrowed(self, narrow: bool) -> None:
         # Wide, each pane scrolls by itself; narrow, they stack and the area around them scrolls,
         # so that is what the keyboard must reach.
         self.query_one("#attempt-panes").can_focus = narrow
