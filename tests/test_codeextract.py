@@ -65,3 +65,43 @@ def test_forgotten_typing_imports_are_added():
 def test_present_typing_imports_are_left_alone():
     reply = "```python\nfrom typing import List\n\ndef first(xs: List[int]):\n    return xs[0]\n```"
     assert extract_code(reply, "first").count("import") == 1
+
+
+def test_a_usage_block_is_not_placed_before_the_function():
+    reply = "```python\ndef f(x):\n    return x + 1\n```\nUse it:\n```python\nresult = f(3)\nprint(result)\n```"
+    namespace = {}
+    exec(extract_code(reply, "f"), namespace)
+    assert namespace["f"](3) == 4 and "result" not in namespace
+
+
+def test_imports_and_helpers_of_other_blocks_are_kept_without_their_demo_lines():
+    reply = "```python\nimport math\nRADIUS = 2\ndef _sq(x):\n    return x * x\n```\n```python\ndef area(r):\n    return math.pi * _sq(r)\n```"
+    code = extract_code(reply, "area")
+    assert "RADIUS" not in code
+    namespace = {}
+    exec(code, namespace)
+    assert round(namespace["area"](1), 2) == 3.14
+
+
+def test_a_function_cut_off_mid_body_is_a_syntax_failure_not_a_shorter_function():
+    with pytest.raises(ExtractionError, match=r"does not parse \(line 3"):
+        extract_code("```python\ndef f(x):\n    y = x + 1\n    return (y +\n```", "f")
+
+
+def test_prose_after_bare_code_is_still_cut():
+    code = extract_code("def f(x):\n    return x * 2\nThat doubles x, e.g. f(2) is 4.", "f")
+    assert code.strip() == "def f(x):\n    return x * 2"
+
+
+def test_typing_import_goes_after_future_imports_and_docstring():
+    reply = '```python\n"""Doc."""\nfrom __future__ import annotations\n\ndef first(xs: List[int]) -> int:\n    return xs[0]\n```'
+    code = extract_code(reply, "first")
+    assert code.splitlines()[:3] == ['"""Doc."""', "from __future__ import annotations", "from typing import List"]
+    compile(code, "<reply>", "exec")
+
+
+def test_set_up_calls_stay_and_lines_shared_with_kept_statements_stay_whole():
+    reply = "```python\nimport sys; sys.setrecursionlimit(10000)\nimport random\nrandom.seed(1)\n\ndef f(n):\n    return n\n\nf(3)\n```"
+    code = extract_code(reply, "f")
+    assert "import sys; sys.setrecursionlimit(10000)" in code and "random.seed(1)" in code
+    assert "f(3)" not in code.replace("def f(n)", "")

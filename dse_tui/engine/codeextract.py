@@ -35,36 +35,90 @@ def _fenced_blocks(text: str) -> list[str]:
     return [body.strip("\n") for lang, body in _FENCE_RE.findall(text) if lang.lower() in ("", "python", "py", "python3")]
 
 
+def _syntax_error(code: str) -> str | None:
+    try:
+        ast.parse(code)
+        return None
+    except SyntaxError as error:
+        return f"line {error.lineno}: {error.msg}"
+    except ValueError as error:
+        return str(error)
+
+
 def _trim_to_code(text: str) -> str | None:
-    """The longest parseable run of lines starting at the first code-looking line."""
+    """The longest parseable run of lines from the first code-looking line that ends where a
+    top-level statement would begin: prose after the code is cut, but a body cut off mid-way
+    is not passed off as a shorter function."""
     lines = text.splitlines()
     starts = [i for i, line in enumerate(lines) if _CODE_START_RE.match(line)]
     for start in starts:
         for end in range(len(lines), start, -1):
+            rest = next((line for line in lines[end:] if line.strip()), None)
+            if rest is not None and rest[:1].isspace():
+                continue
             chunk = "\n".join(lines[start:end]).strip()
             if chunk and _parses(chunk):
                 return chunk
     return None
 
 
+# Top-level calls that only show the function off, wait for input or start a test runner:
+# run at import they can fail or hang the test. Other bare calls (sys.setrecursionlimit(...),
+# random.seed(...)) are set-up the code may rely on.
+_DEMO_CALLS = frozenset({"print", "pprint", "input", "doctest.testmod", "unittest.main", "pytest.main"})
+
+
+def _callee(call: ast.Call) -> str:
+    func = call.func
+    if isinstance(func, ast.Name):
+        return func.id
+    if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name):
+        return f"{func.value.id}.{func.attr}"
+    return ""
+
+
 def _strip_demo_statements(code: str) -> str:
-    """Remove top-level prints, asserts and bare calls: examples the model added, not the function."""
+    """Remove top-level prints, asserts, calls of the module's own functions and the
+    `__main__` block: examples the model added, not the function."""
     tree = ast.parse(code)
+    defined = {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
     drop: set[int] = set()
+    keep: set[int] = set()
     for node in tree.body:
-        demo = isinstance(node, ast.Assert) or (isinstance(node, ast.Expr) and isinstance(node.value, ast.Call))
+        demo = isinstance(node, ast.Assert) or (
+            isinstance(node, ast.Expr)
+            and isinstance(node.value, ast.Call)
+            and (_callee(node.value) in _DEMO_CALLS or _callee(node.value) in defined)
+        )
         main_guard = (
             isinstance(node, ast.If)
             and isinstance(node.test, ast.Compare)
             and isinstance(node.test.left, ast.Name)
             and node.test.left.id == "__name__"
         )
-        if demo or main_guard:
-            drop.update(range(node.lineno, (node.end_lineno or node.lineno) + 1))
+        lines = range(node.lineno, (node.end_lineno or node.lineno) + 1)
+        (drop if demo or main_guard else keep).update(lines)
+    drop -= keep  # a line shared with a kept statement (`import sys; f(1)`) stays whole
     if not drop:
         return code
     kept = [line for i, line in enumerate(code.splitlines(), start=1) if i not in drop]
     return "\n".join(kept).strip() + "\n"
+
+
+_HELPER_NODES = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+
+
+def _helper_part(block: str) -> str:
+    """Of a block that is not the entry function's, only its imports, functions and classes:
+    a usage block such as `result = f(3)` placed before `f` would fail at import."""
+    tree = ast.parse(block)
+    lines = block.splitlines()
+    parts = []
+    for node in tree.body:
+        if isinstance(node, _HELPER_NODES):
+            first = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", []))])
+            parts.append("\n".join(lines[first - 1 : node.end_lineno]))
+    return "\n\n".join(parts)
 
 
 _TYPING_NAMES = frozenset(
@@ -80,7 +134,17 @@ def _add_missing_typing_imports(code: str) -> str:
     bound |= {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
     used = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
     missing = sorted((used & _TYPING_NAMES) - bound)
-    return f"from typing import {', '.join(missing)}\n\n{code}" if missing else code
+    if not missing:
+        return code
+    # After a module docstring and `from __future__` imports, which must come first.
+    at = 0
+    for i, node in enumerate(tree.body):
+        docstring = i == 0 and isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)
+        if not (docstring or (isinstance(node, ast.ImportFrom) and node.module == "__future__")):
+            break
+        at = node.end_lineno or node.lineno
+    lines = code.splitlines()
+    return "\n".join([*lines[:at], f"from typing import {', '.join(missing)}", "", *lines[at:]]).strip() + "\n"
 
 
 def extract_code(reply: str, function: str) -> str:
@@ -94,7 +158,7 @@ def extract_code(reply: str, function: str) -> str:
         main = [b for b in parseable if _defines(b, function)]
         if main:
             # helpers defined in other blocks come first so the entry function can use them
-            helpers = [b for b in parseable if b not in main and not _defines(b, function)]
+            helpers = [h for h in (_helper_part(b) for b in parseable if b not in main) if h]
             candidates.append("\n\n".join([*helpers, main[-1]]))
         candidates.extend(t for t in (_trim_to_code(b) for b in blocks) if t)
     if _parses(reply):
@@ -105,6 +169,10 @@ def extract_code(reply: str, function: str) -> str:
     for code in candidates:
         if _defines(code, function):
             return _add_missing_typing_imports(_strip_demo_statements(code))
+    # The entry function is there but does not parse: say where, so the next attempt can mend it.
+    broken = next((b for b in [*blocks, reply] if _defines(b, function)), None)
+    if broken is not None and (error := _syntax_error(broken)):
+        raise ExtractionError(f"the code does not parse ({error})")
     if candidates:
         raise ExtractionError(f"the code does not define the entry function `{function}`")
     raise ExtractionError("no parseable Python code was found in the reply")
