@@ -1,6 +1,9 @@
 """HumanEval with the embedded model alone, through the real ask path.
 
-    .venv/bin/python bench/escalation_humaneval.py [--limit N] [--modes single,examples,escalation]
+    .venv/bin/python bench/escalation_humaneval.py [--start I] [--limit N] [--modes single,examples,escalation]
+
+`--start`/`--limit` take a slice of the 164, so one mode can run in several processes (one core
+each; the embedded model uses one thread); `--merge FILE...` adds the slices' JSON lines up.
 
 Modes (each on its own fresh home):
   single      pass@1 single-shot: no store examples, one attempt
@@ -111,9 +114,41 @@ def report_home(home: str, label: str) -> dict:
     return report
 
 
+def merge_reports(files: list[str]) -> list[dict]:
+    """One line per mode from the slices' output lines (means weighted by tasks; p50 not kept)."""
+    by_mode: dict[str, list[dict]] = {}
+    for name in files:
+        for line in Path(name).read_text().splitlines():
+            report = json.loads(line)
+            if "mode" in report:
+                by_mode.setdefault(report["mode"], []).append(report)
+    merged = []
+    for mode, parts in by_mode.items():
+        tasks = sum(p["tasks"] for p in parts)
+        solved = sum(p["solved"] for p in parts)
+        per_attempt: Counter = Counter()
+        for p in parts:
+            per_attempt.update({int(k): v for k, v in p["successes_per_attempt"].items()})
+        report = {
+            "mode": mode, "slices": len(parts), "tasks": tasks, "solved": solved,
+            "pass_rate": round(solved / tasks, 4) if tasks else None,
+            "successes_per_attempt": dict(sorted(per_attempt.items())),
+            "reused": sum(p["reused"] for p in parts),
+            "latency_ms_mean": round(sum(p["latency_ms_mean"] * p["tasks"] for p in parts) / tasks, 1) if tasks else None,
+            "tokens_total": sum(p["tokens_total"] for p in parts),
+            "solved_ids": [i for p in parts for i in p["solved_ids"]],
+        }
+        if any("hit_rate" in p for p in parts):
+            report["hit_rate"] = round(report["reused"] / tasks, 4) if tasks else None
+        merged.append(report)
+    return merged
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--limit", type=int, default=164)
+    parser.add_argument("--start", type=int, default=0, help="first problem (0-based) of the slice")
+    parser.add_argument("--limit", type=int, default=164, help="problems in the slice")
+    parser.add_argument("--merge", nargs="+", metavar="FILE", help="add up the JSON lines of slice runs and exit")
     parser.add_argument("--modes", default="single,examples,escalation")
     parser.add_argument("--report", metavar="HOME", help="print the figures of a (possibly cut-short) run's home and exit")
     parser.add_argument("--reuse-pass", action="store_true", help="with --report: ask the solved tasks again")
@@ -128,7 +163,11 @@ def main() -> int:
             again["hit_rate"] = round(again["reused"] / len(solved), 4)
             print(json.dumps(again), flush=True)
         return 0
-    tasks = load_tasks()[: args.limit]
+    if args.merge:
+        for report in merge_reports(args.merge):
+            print(json.dumps(report))
+        return 0
+    tasks = load_tasks()[args.start : args.start + args.limit]
     modes = args.modes.split(",")
     escalation_home = None
     for mode in modes:
