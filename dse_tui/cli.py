@@ -102,6 +102,14 @@ def _console():
     return Console(highlight=False)
 
 
+def _e(value: Any) -> str:
+    """Stored text (tasks, names, model replies, error messages) shown inside Rich markup:
+    a `[/x]` in it must print as written, not be read as a tag."""
+    from rich.markup import escape
+
+    return escape(str(value))
+
+
 def _open_engine(args: argparse.Namespace, *, starter: bool = True):
     from dse_tui.engine.core import Engine
 
@@ -133,18 +141,18 @@ def cmd_add(args: argparse.Namespace) -> int:
             _print_json({"stored": False, "error": str(exc).splitlines()[0], "failures": failures, "test_results": exc.test_results})
         else:
             console = _console()
-            console.print(f"[red]not stored[/]: {str(exc).splitlines()[0]}")
+            console.print(f"[red]not stored[/]: {_e(str(exc).splitlines()[0])}")
             for f in failures:
-                console.print(f"  [red]✗[/] {f['name']}: {f['message']}")
+                console.print(f"  [red]✗[/] {_e(f['name'])}: {_e(f['message'])}")
             if exc.test_results.get("error") and not failures:
-                console.print(f"  {exc.test_results['error']}")
+                console.print(f"  {_e(exc.test_results['error'])}")
         return EXIT_NO
     if args.json:
         _print_json(artifact.to_dict())
     else:
         r = artifact.test_results
         _console().print(
-            f"[green]stored[/] {artifact.name} v{artifact.version} ({artifact.id[:12]}) "
+            f"[green]stored[/] {_e(artifact.name)} v{artifact.version} ({artifact.id[:12]}) "
             f"quality {artifact.quality_score:.2f} = 0.4·pass {r['pass_rate']:.2f} + 0.3·coverage {r['coverage']:.2f} "
             f"+ 0.2·performance {r['performance_score']:.2f} + 0.1·robustness {r['robustness_score']:.2f}"
         )
@@ -162,7 +170,7 @@ def cmd_find(args: argparse.Namespace) -> int:
         table = Table("similarity", "quality", "name", "description", "id")
         for m in matches:
             a = m.artifact
-            table.add_row(f"{m.similarity:.3f}", f"{a.quality_score:.2f}", a.name, a.description[:60], a.id[:12])
+            table.add_row(f"{m.similarity:.3f}", f"{a.quality_score:.2f}", _e(a.name), _e(a.description[:60]), a.id[:12])
         _console().print(table if matches else "nothing found")
     return EXIT_OK if matches else EXIT_NO
 
@@ -183,10 +191,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     else:
         console = _console()
         if outcome.success:
-            console.print(outcome.call.repr)
+            console.print(outcome.call.repr, markup=False)
             console.print(f"[dim]{outcome.call.execution_time_ms:.2f} ms in the function, {outcome.call.wall_ms:.1f} ms sandboxed, {outcome.call.memory_mb:.1f} MB[/]")
         else:
-            console.print(f"[red]failed[/]: {outcome.call.error}")
+            console.print(f"[red]failed[/]: {_e(outcome.call.error)}")
     return EXIT_OK if outcome.success else EXIT_NO
 
 
@@ -205,7 +213,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
         table = Table("name", "quality", "uses", "type", "description", "id", title=f"{engine.count_artifacts()} artifacts")
         for a in artifacts:
-            table.add_row(a.name, f"{a.quality_score:.2f}", str(a.usage_count), a.type.value, a.description[:50], a.id[:12])
+            table.add_row(_e(a.name), f"{a.quality_score:.2f}", str(a.usage_count), a.type.value, _e(a.description[:50]), a.id[:12])
         _console().print(table)
     return EXIT_OK if artifacts else EXIT_NO
 
@@ -220,14 +228,14 @@ def cmd_show(args: argparse.Namespace) -> int:
     from rich.syntax import Syntax
 
     console = _console()
-    console.print(f"[bold]{artifact.name}[/] v{artifact.version}  {artifact.id}  quality {artifact.quality_score:.2f}  used {artifact.usage_count}×")
-    console.print(artifact.description)
+    console.print(f"[bold]{_e(artifact.name)}[/] v{artifact.version}  {artifact.id}  quality {artifact.quality_score:.2f}  used {artifact.usage_count}×")
+    console.print(artifact.description, markup=False)
     console.print(Syntax(artifact.content, "python", theme="ansi_dark", line_numbers=True))
     console.print(Syntax(artifact.spec, "yaml", theme="ansi_dark"))
     for check in artifact.test_results.get("checks", []):
-        console.print(f"  {'[green]✓[/]' if check['passed'] else '[red]✗[/]'} {check['name']}")
+        console.print(f"  {'[green]✓[/]' if check['passed'] else '[red]✗[/]'} {_e(check['name'])}")
     if len(lineage) > 1:
-        console.print("lineage: " + " → ".join(f"{a.name} v{a.version}" for a in lineage))
+        console.print("lineage: " + " → ".join(f"{a.name} v{a.version}" for a in lineage), markup=False)
     return EXIT_OK
 
 
@@ -239,18 +247,18 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     else:
         console = _console()
         sb = report["sandbox"]
-        console.print(f"sandbox   {sb.get('description') or sb.get('selected')}")
+        console.print(f"sandbox   {sb.get('description') or sb.get('selected')}", markup=False)
         if sb.get("warning"):
-            console.print(f"[bold red]WARNING[/] {sb['warning']}")
+            console.print(f"[bold red]WARNING[/] {_e(sb['warning'])}")
         em = report["embedder"]
-        console.print(f"embedder  {em.get('name', em.get('error'))} ({em.get('dim', '?')} dims)")
+        console.print(f"embedder  {em.get('name', em.get('error'))} ({em.get('dim', '?')} dims)", markup=False)
         st = report["store"]
-        console.print(f"store     {st['path']} — {st.get('count', '?')} artifacts, {st.get('size_bytes', 0) / 1e6:.1f} MB")
+        console.print(f"store     {st['path']} — {st.get('count', '?')} artifacts, {st.get('size_bytes', 0) / 1e6:.1f} MB", markup=False)
         for tier in report["llm"].get("tiers", []):
-            state = "[green]available[/]" if tier["available"] else f"[yellow]unavailable[/]: {tier['reason']}"
-            console.print(f"llm tier  {tier['name']:<11} {tier['provider']}/{tier['model']} — {state}")
+            state = "[green]available[/]" if tier["available"] else f"[yellow]unavailable[/]: {_e(tier['reason'])}"
+            console.print(f"llm tier  {_e(tier['name']):<11} {_e(tier['provider'])}/{_e(tier['model'])} — {state}")
         if report["llm"].get("error"):
-            console.print(f"llm       {report['llm']['error']}")
+            console.print(f"llm       {report['llm']['error']}", markup=False)
     return EXIT_OK
 
 
@@ -276,13 +284,15 @@ def cmd_ask(args: argparse.Namespace) -> int:
         _print_json(result.to_dict())
     else:
         console = _console()
+        if result.prediction and result.prediction.get("tier") and not result.reused:
+            console.print(f"[dim]start tier {_e(result.prediction['tier'])}: {_e(result.prediction.get('reason', ''))}[/]")
         if result.reused:
-            console.print(f"[green]reused[/] {result.artifact.name} ({result.artifact.id[:12]}), cost $0")
+            console.print(f"[green]reused[/] {_e(result.artifact.name)} ({result.artifact.id[:12]}), cost $0")
         elif result.artifact:
-            console.print(f"[green]generated[/] {result.artifact.name} ({result.artifact.id[:12]}) on tier {result.tier} "
+            console.print(f"[green]generated[/] {_e(result.artifact.name)} ({result.artifact.id[:12]}) on tier {_e(result.tier)} "
                           f"in {result.attempts} attempt(s), ${result.cost_usd:.4f}, quality {result.artifact.quality_score:.2f}")
         else:
-            console.print(f"[red]{result.outcome}[/]: {result.reason}")
+            console.print(f"[red]{result.outcome}[/]: {_e(result.reason)}")
         console.print(f"[dim]transcript {result.transcript_id}[/]")
     return EXIT_OK if result.artifact else EXIT_NO
 
@@ -300,14 +310,16 @@ def cmd_transcripts(args: argparse.Namespace) -> int:
             _print_json(transcript.to_dict())
             return EXIT_OK
         console = _console()
-        console.print(f"[bold]{transcript.task}[/]  {transcript.outcome}  ${transcript.cost_usd:.4f}  {transcript.id}")
+        console.print(f"[bold]{_e(transcript.task)}[/]  {transcript.outcome}  ${transcript.cost_usd:.4f}  {transcript.id}")
+        if transcript.reason:
+            console.print(transcript.reason, markup=False)
         for a in transcript.attempt_records:
-            console.rule(f"attempt {a.n}: {a.tier} {a.model} T={a.temperature}  {'passed' if a.passed else 'failed'}")
+            console.rule(_e(f"attempt {a.n}: {a.tier} {a.model} T={a.temperature}  {'passed' if a.passed else 'failed'}"))
             console.print(a.prompt[-1]["content"] if a.prompt else "", markup=False)
             console.print("[bold]reply[/]")
             console.print(a.reply or "", markup=False)
             if a.error:
-                console.print(f"[red]{a.error}[/]", markup=False)
+                console.print(f"[red]{_e(a.error)}[/]")
         return EXIT_OK
     transcripts = log.list(limit=args.limit)
     if args.json:
@@ -323,7 +335,7 @@ def cmd_transcripts(args: argparse.Namespace) -> int:
         table.columns[4].max_width = 24
         table.columns[4].overflow = "ellipsis"
         for t in transcripts:
-            table.add_row(t.started_at[5:16].replace("T", " "), t.outcome, str(t.attempts), f"${t.cost_usd:.4f}", t.task.splitlines()[0][:60], t.id[:8])
+            table.add_row(t.started_at[5:16].replace("T", " "), t.outcome, str(t.attempts), f"${t.cost_usd:.4f}", _e(t.task.splitlines()[0][:60]), t.id[:8])
         _console().print(table)
     return EXIT_OK if transcripts else EXIT_NO
 
@@ -332,17 +344,21 @@ def cmd_models(args: argparse.Namespace) -> int:
     from dse_tui.engine.doctor import tiers_section
 
     section = tiers_section()
+    if "daily_budget_usd" in section:
+        section["spent_today_usd"] = round(_open_engine(args, starter=False).generation.spent_today(), 6)
     if args.json:
         _print_json(section)
     else:
         console = _console()
-        if not section["tiers"]:
-            console.print(section.get("error"))
+        if section.get("error"):
+            console.print(f"[red]{_e(section['error'])}[/]")
         for t in section["tiers"]:
             price = f"${t['price_in_per_mtok']:g}/${t['price_out_per_mtok']:g} per MTok in/out"
-            state = "[green]available[/]" if t["available"] else f"[yellow]unavailable[/]: {t['reason']}"
-            console.print(f"[bold]{t['name']:<11}[/] {t['provider']}/{t['model']}  {price}\n            {state}")
-    return EXIT_OK
+            state = "[green]available[/]" if t["available"] else f"[yellow]unavailable[/]: {_e(t['reason'])}"
+            console.print(f"[bold]{_e(t['name']):<11}[/] {_e(t['provider'])}/{_e(t['model'])}  {price}\n            {state}")
+        if section.get("daily_budget_usd") is not None:
+            console.print(f"daily budget ${section['daily_budget_usd']:g}, spent today ${section.get('spent_today_usd', 0):.4f}")
+    return EXIT_NO if section.get("error") else EXIT_OK
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {

@@ -7,6 +7,7 @@ threading.Event the engine checks between attempts.
 
 from __future__ import annotations
 
+import math
 import threading
 from typing import TYPE_CHECKING, Any
 
@@ -207,7 +208,7 @@ class AskScreen(EngineScreen):
             budget = float(raw_budget) if raw_budget else None
         except ValueError:
             budget = -1.0
-        if budget is not None and budget < 0:
+        if budget is not None and not (math.isfinite(budget) and budget >= 0):
             self.notify("The budget is an amount in USD, e.g. 0.05, or empty for none.", title="Ask", severity="error")
             return
         self._start(task, spec, str(self.query_one("#max-tier", Select).value) or None, budget)

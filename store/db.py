@@ -131,7 +131,7 @@ MIGRATIONS: list[Migration] = [
         spec TEXT NOT NULL,
         started_at TEXT NOT NULL,
         finished_at TEXT,
-        outcome TEXT NOT NULL DEFAULT 'running',   -- running | generated | reused | failed | cancelled
+        outcome TEXT NOT NULL DEFAULT 'running',   -- running | generated | reused | failed | cancelled | interrupted
         reason TEXT,
         artifact_id TEXT,
         reused INTEGER NOT NULL DEFAULT 0,
@@ -174,6 +174,10 @@ MIGRATIONS: list[Migration] = [
         cost_usd REAL NOT NULL
     );
     CREATE INDEX spend_at ON spend(at);
+    """,
+    # 3: which process runs an ask, so one left 'running' by a killed process can be told apart.
+    """
+    ALTER TABLE transcripts ADD COLUMN pid INTEGER;
     """,
 ]
 

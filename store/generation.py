@@ -7,13 +7,20 @@ why it failed; the ledger makes per-request and daily budgets enforceable.
 from __future__ import annotations
 
 import json
+import os
 import threading
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+import psutil
+
 from dse_tui.store.db import connect
+
+_TRANSCRIPT_COLUMNS = (
+    "id, task, spec, started_at, finished_at, outcome, reason, artifact_id, reused, start_tier, prediction, attempts, cost_usd"
+)
 
 
 def _now() -> str:
@@ -76,9 +83,24 @@ class GenerationLog:
     def start(self, task: str, spec: str) -> str:
         transcript_id = uuid.uuid4().hex
         self._conn().execute(
-            "INSERT INTO transcripts (id, task, spec, started_at) VALUES (?, ?, ?, ?)", (transcript_id, task, spec, _now())
+            "INSERT INTO transcripts (id, task, spec, started_at, pid) VALUES (?, ?, ?, ?, ?)",
+            (transcript_id, task, spec, _now(), os.getpid()),
         )
         return transcript_id
+
+    def close_abandoned(self) -> int:
+        """Asks left 'running' by a process that is gone (killed, power cut) become 'interrupted'.
+        Their attempts so far, and the spend of every model call made, are already recorded."""
+        conn = self._conn()
+        rows = conn.execute("SELECT id, pid FROM transcripts WHERE outcome = 'running'").fetchall()
+        gone = [tid for tid, pid in rows if pid is None or not psutil.pid_exists(pid)]
+        for tid in gone:
+            conn.execute(
+                "UPDATE transcripts SET outcome = 'interrupted', reason = 'the process running this ask ended before it finished'"
+                " WHERE id = ? AND outcome = 'running'",
+                (tid,),
+            )
+        return len(gone)
 
     def set_start(self, transcript_id: str, tier: str | None, prediction: dict[str, Any] | None) -> None:
         self._conn().execute(
@@ -87,7 +109,8 @@ class GenerationLog:
         )
 
     def add_attempt(self, transcript_id: str, a: AttemptRecord) -> None:
-        """The attempt, its spend and the transcript totals, in one transaction."""
+        """The attempt, its spend and the transcript totals, in one transaction. Called as soon
+        as the model has answered, so a paid call is in the ledger even if testing never ends."""
         conn = self._conn()
         conn.execute("BEGIN IMMEDIATE")
         try:
@@ -115,6 +138,16 @@ class GenerationLog:
             conn.execute("ROLLBACK")
             raise
 
+    def update_attempt(self, transcript_id: str, a: AttemptRecord) -> None:
+        """What testing the attempt's code found (spend and tokens were fixed by add_attempt)."""
+        self._conn().execute(
+            "UPDATE attempts SET code = ?, test_results = ?, passed = ?, error = ?, duration_ms = ? WHERE transcript_id = ? AND n = ?",
+            (
+                a.code, json.dumps(a.test_results) if a.test_results is not None else None, int(a.passed), a.error,
+                a.duration_ms, transcript_id, a.n,
+            ),
+        )
+
     def finish(self, transcript_id: str, outcome: str, *, artifact_id: str | None = None, reused: bool = False, reason: str | None = None) -> None:
         self._conn().execute(
             "UPDATE transcripts SET finished_at = ?, outcome = ?, artifact_id = ?, reused = ?, reason = ? WHERE id = ?",
@@ -126,15 +159,16 @@ class GenerationLog:
         return float(row[0])
 
     def spent_today(self) -> float:
-        midnight = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
-        return self.spent_since(midnight)
+        """Since the last local midnight: the day the user lives in, not UTC's."""
+        midnight = datetime.now().astimezone().replace(hour=0, minute=0, second=0, microsecond=0)
+        return self.spent_since(midnight.astimezone(timezone.utc))
 
     def spent_last(self, hours: float) -> float:
         return self.spent_since(datetime.now(timezone.utc) - timedelta(hours=hours))
 
     def list(self, offset: int = 0, limit: int = 50) -> list[Transcript]:
         rows = self._conn().execute(
-            "SELECT * FROM transcripts ORDER BY started_at DESC LIMIT ? OFFSET ?", (limit, offset)
+            f"SELECT {_TRANSCRIPT_COLUMNS} FROM transcripts ORDER BY started_at DESC LIMIT ? OFFSET ?", (limit, offset)
         ).fetchall()
         return [self._transcript(r) for r in rows]
 
@@ -143,9 +177,9 @@ class GenerationLog:
 
     def get(self, transcript_id: str) -> Transcript | None:
         conn = self._conn()
-        row = conn.execute("SELECT * FROM transcripts WHERE id = ?", (transcript_id,)).fetchone()
+        row = conn.execute(f"SELECT {_TRANSCRIPT_COLUMNS} FROM transcripts WHERE id = ?", (transcript_id,)).fetchone()
         if row is None:
-            rows = conn.execute("SELECT * FROM transcripts WHERE id LIKE ? LIMIT 2", (transcript_id + "%",)).fetchall()
+            rows = conn.execute(f"SELECT {_TRANSCRIPT_COLUMNS} FROM transcripts WHERE id LIKE ? LIMIT 2", (transcript_id + "%",)).fetchall()
             row = rows[0] if len(rows) == 1 and len(transcript_id) >= 6 else None
         if row is None:
             return None

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import math
+import subprocess
+import sys
 import threading
 
 import pytest
+
+from dse_tui.engine.core import Engine
+from dse_tui.engine.errors import BadInput
 
 from dse_tui.engine.ask import AskSettings, AttemptFinished
 from dse_tui.engine.providers import Ladder, ProviderError, ScriptedProvider, TierConfig
@@ -57,7 +63,9 @@ def test_escalation_climbs_one_tier_per_failure_and_provider_errors_escalate(eng
         providers={"fast": fast, "balanced": balanced, "powerful": powerful}, budget_usd=1.0,
     )
     assert result.outcome == "generated" and result.tier == "powerful" and result.attempts == 3
-    assert "the model call failed" in user_prompt(powerful.calls[0]) and "HTTP 500" in user_prompt(powerful.calls[0])
+    # The failed call taught nothing: the top tier is shown fast's code and its exact failures.
+    assert "return a - b" in user_prompt(powerful.calls[0]) and "expected 5, got -1" in user_prompt(powerful.calls[0])
+    assert "HTTP 500" not in user_prompt(powerful.calls[0])
     assert result.cost_usd > 0
     transcript = engine.generation.get(result.transcript_id)
     assert [a.tier for a in transcript.attempt_records] == ["fast", "balanced", "powerful"]
@@ -194,3 +202,82 @@ def test_a_missing_entry_function_is_fed_back(engine):
     result = engine.ask("add two numbers", ADD_SPEC, ladder=ladder(tier("fast")), providers={"fast": fast})
     assert result.outcome == "generated"
     assert "does not define the entry function `add`" in user_prompt(fast.calls[1])
+
+
+def test_a_paid_call_is_in_the_ledger_even_if_testing_never_ends(engine, monkeypatch):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(engine, "test", interrupted)
+    powerful = ScriptedProvider([RIGHT_ADD])
+    with pytest.raises(KeyboardInterrupt):
+        engine.ask("add two numbers", ADD_SPEC, ladder=ladder(tier("powerful", 3.0, 15.0)), providers={"powerful": powerful})
+    transcript = engine.generation.list(limit=1)[0]
+    transcript = engine.generation.get(transcript.id)
+    assert transcript.outcome == "cancelled" and transcript.cost_usd > 0
+    assert engine.generation.spent_today() == pytest.approx(transcript.cost_usd)
+    (record,) = transcript.attempt_records
+    assert record.reply == RIGHT_ADD and record.error.startswith("interrupted while testing: KeyboardInterrupt")
+
+
+def test_an_unaffordable_rung_above_means_retrying_on_the_free_one(engine):
+    fast = ScriptedProvider([WRONG_ADD, RIGHT_ADD])
+    powerful = ScriptedProvider([RIGHT_ADD])
+    result = engine.ask("add two numbers", ADD_SPEC, ladder=ladder(tier("fast"), tier("powerful", 3.0, 15.0)),
+                        providers={"fast": fast, "powerful": powerful}, budget_usd=0)
+    assert result.outcome == "generated" and result.tier == "fast" and result.attempts == 2
+    assert powerful.calls == [] and result.cost_usd == 0
+    assert any(s["tier"] == "powerful" and s["reason"].startswith("request budget") for s in result.skipped)
+
+
+def test_a_learned_paid_start_tier_over_budget_starts_on_a_free_rung(engine):
+    spec, code, _ = mul_spec(2)
+    engine.ask("multiply 2 numbers together", spec, ladder=ladder(tier("fast"), tier("powerful", 3.0, 15.0)),
+               providers={"fast": ScriptedProvider(["no"]), "powerful": ScriptedProvider([code])})
+    spec, code, _ = mul_spec(3)
+    fast, powerful = ScriptedProvider([code]), ScriptedProvider([code])
+    result = engine.ask("multiply 3 numbers together", spec, ladder=ladder(tier("fast"), tier("powerful", 3.0, 15.0)),
+                        providers={"fast": fast, "powerful": powerful}, budget_usd=0)
+    assert result.prediction["tier"] == "powerful"
+    assert result.outcome == "generated" and result.tier == "fast" and powerful.calls == []
+
+
+def test_a_task_longer_than_a_search_query_still_asks(engine):
+    fast = ScriptedProvider([RIGHT_ADD])
+    task = "Write add(a, b) returning the sum. " + "Context: " + "x " * 3000
+    result = engine.ask(task, ADD_SPEC, ladder=ladder(tier("fast")), providers={"fast": fast})
+    assert len(task) > 4000 and result.outcome == "generated"
+
+
+@pytest.mark.parametrize("budget", [math.nan, math.inf, -1.0])
+def test_a_budget_must_be_a_finite_amount(engine, budget):
+    with pytest.raises(BadInput, match="budget"):
+        engine.ask("add two numbers", ADD_SPEC, ladder=ladder(tier("fast")), providers={"fast": ScriptedProvider([])}, budget_usd=budget)
+
+
+def test_an_unknown_max_tier_is_refused_even_when_reuse_would_answer(engine):
+    engine.store_artifact(ADD_CODE, ADD_SPEC)
+    with pytest.raises(BadInput, match="unknown tier 'huge'"):
+        engine.ask("Add two numbers", ADD_SPEC, ladder=ladder(tier("fast")), providers={"fast": ScriptedProvider([])}, max_tier="huge")
+
+
+def test_provenance_names_the_model_that_answered_and_the_predicted_tier(engine):
+    result = engine.ask("add two numbers", ADD_SPEC, ladder=ladder(tier("fast")), providers={"fast": ScriptedProvider([RIGHT_ADD])})
+    provenance = engine.store.get(result.artifact.id).provenance
+    assert provenance["model"] == "fast-model" and "predicted_tier" in provenance
+
+
+def test_an_ask_left_running_by_a_dead_process_is_marked_interrupted(engine):
+    log = engine.generation
+    tid = log.start("add two numbers", ADD_SPEC)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    log._conn().execute("UPDATE transcripts SET pid = ? WHERE id = ?", (dead.pid, tid))
+    alive = log.start("still running here", ADD_SPEC)  # this process: left alone
+    reopened = Engine(engine.home, embedder=engine.embedder)
+    try:
+        assert reopened.generation.get(tid).outcome == "interrupted"
+        assert "ended before it finished" in reopened.generation.get(tid).reason
+        assert reopened.generation.get(alive).outcome == "running"
+    finally:
+        reopened.close()

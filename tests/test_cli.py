@@ -128,3 +128,17 @@ def test_bad_arguments(starter_home, args, fragment):
 def test_json_error_shape(starter_home):
     proc = dse(starter_home, "find", "", "--json")
     assert proc.returncode == 2 and json.loads(proc.stdout) == {"error": "the query is empty"}
+
+
+def test_stored_text_that_looks_like_markup_prints_as_written(tmp_path):
+    from dse_tui.engine.core import Engine
+
+    home = tmp_path / "home"
+    engine = Engine(home)
+    tid = engine.generation.start("quote [/quote] and [bold]x", ADD_SPEC)
+    engine.generation.finish(tid, "failed", reason="no tier [/red] left")
+    engine.close()
+    listing = dse(home, "transcripts")
+    assert listing.returncode == 0 and "Traceback" not in listing.stderr and "[/quote]" in listing.stdout
+    detail = dse(home, "transcripts", tid)
+    assert detail.returncode == 0 and "[bold]x" in detail.stdout and "no tier [/red] left" in detail.stdout

@@ -342,12 +342,25 @@ GOOD_TIER = """\
     ("max_attempts: two\ntiers:\n" + GOOD_TIER, "max_attempts: expected an integer >= 1"),
     ("temprature_schedule: [0.1]\ntiers:\n" + GOOD_TIER, "unknown key 'temprature_schedule'"),
     ("tiers: [\n", "not valid YAML"),
+    ("tiers:\n" + GOOD_TIER + "    options: {num_ctx: 8192}\n", "tiers[0] (fast).options.num_ctx: not an option of scripted"),
+    ("daily_budget_usd: -1\ntiers:\n" + GOOD_TIER, "daily_budget_usd: expected a number >= 0"),
 ])
 def test_ladder_validation_names_file_and_key(tmp_path, text, expected):
     path = write(tmp_path, text)
     with pytest.raises(LadderConfigError) as info:
         load_ladder(path)
     assert str(path) in str(info.value) and expected in str(info.value)
+
+
+def test_a_broken_ladder_is_bad_input_for_the_cli(tmp_path, monkeypatch):
+    from dse_tui.cli import main
+
+    monkeypatch.setenv("DSE_MODELS_FILE", str(write(tmp_path, "tiers:\n  - name: balanced\n    options: {num_ctx: 1}\n", name="user.yaml")))
+    monkeypatch.setenv("DSE_HOME", str(tmp_path / "home"))
+    spec = tmp_path / "add.yaml"
+    spec.write_text("function: add\ndescription: add\nbehaviors:\n  - behavior: adds\n    given: {a: 1, b: 2}\n    then: {result_equals: 3}\n")
+    assert main(["ask", "add two numbers", "--spec", str(spec)]) == 2  # one line, no traceback
+    assert main(["models"]) == 1
 
 
 def test_ladder_missing_file(tmp_path):

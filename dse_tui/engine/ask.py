@@ -28,6 +28,8 @@ from dse_tui.store.records import Artifact, MetricPoint, utcnow
 if TYPE_CHECKING:
     from dse_tui.engine.core import Engine, Match
 
+MAX_QUERY_CHARS = 4_000  # dse_tui.engine.core's limit on a search query (not imported: core imports us)
+
 MAX_TASK_CHARS = 10_000
 
 
@@ -37,7 +39,7 @@ class AskSettings:
     reuse_min_quality: float = 0.5
     reuse_candidates: int = 3
     examples: int = 2
-    daily_budget_usd: float = 5.0
+    daily_budget_usd: float | None = None  # None: the ladder's (models.yaml daily_budget_usd)
     request_budget_usd: float | None = None  # None: only the daily limit applies
     exclude_examples: frozenset[str] = frozenset()  # artifact names never shown as examples (benchmarks)
 
@@ -109,6 +111,12 @@ class AskResult:
         }
 
 
+def _query(text: str) -> str:
+    """Search text within the engine's query limit; the embedder reads only the first few
+    hundred tokens anyway, so a longer task loses nothing by the cut."""
+    return text[:MAX_QUERY_CHARS]
+
+
 def _alias(code: str, stored_function: str, wanted: str) -> str:
     """Let a stored artifact answer a spec that names its function differently."""
     return code if stored_function == wanted else f"{code.rstrip()}\n\n{wanted} = {stored_function}\n"
@@ -158,7 +166,7 @@ class Asker:
         # The spec's description and the task's wording are searched apart: a long task (code,
         # a paragraph) dilutes the description. Any extra candidate costs one sandboxed spec run.
         best: dict[str, Match] = {}
-        for query in dict.fromkeys([self.spec.description, self.task]):
+        for query in dict.fromkeys([_query(self.spec.description), _query(self.task)]):
             for match in self.engine.find_similar(query, min_quality=self.settings.reuse_min_quality, limit=self.settings.reuse_candidates):
                 known = best.get(match.artifact.id)
                 if known is None or match.score > known.score:
@@ -185,16 +193,22 @@ class Asker:
             self.providers[tier.name] = provider_for_tier(tier)
         return self.providers[tier.name]
 
-    def usable_tiers(self) -> list[TierConfig]:
+    def allowed_tiers(self) -> list[TierConfig]:
         tiers = list(self.ladder.tiers)
         if self.max_tier:
             names = [t.name for t in tiers]
             if self.max_tier not in names:
                 raise BadInput(f"unknown tier '{self.max_tier}' (tiers: {', '.join(names)})")
             tiers = tiers[: names.index(self.max_tier) + 1]
+        return tiers
+
+    def usable_tiers(self) -> list[TierConfig]:
         usable = []
-        for tier in tiers:
-            ok, reason = self.provider(tier).available()
+        for tier in self.allowed_tiers():
+            try:
+                ok, reason = self.provider(tier).available()
+            except (TypeError, ValueError) as exc:  # a provider refusing its configuration
+                ok, reason = False, f"bad configuration: {exc}"
             if ok:
                 usable.append(tier)
             else:
@@ -214,7 +228,8 @@ class Asker:
         if self.budget is not None and self.spent + estimate > self.budget:
             self.skip(tier, f"request budget: ${self.budget - self.spent:.4f} left, a call may cost ${estimate:.4f}")
             return False
-        daily_left = self.settings.daily_budget_usd - self.log.spent_today()
+        daily = self.settings.daily_budget_usd if self.settings.daily_budget_usd is not None else self.ladder.daily_budget_usd
+        daily_left = daily - self.log.spent_today()
         if estimate > daily_left:
             self.skip(tier, f"daily budget: ${max(daily_left, 0):.4f} left, a call may cost ${estimate:.4f}")
             return False
@@ -225,7 +240,7 @@ class Asker:
             return []
         excluded = self.settings.exclude_examples
         matches = self.engine.find_similar(
-            f"{self.task}\n{self.spec.description}", min_quality=0.5, limit=self.settings.examples + len(excluded)
+            _query(f"{self.task}\n{self.spec.description}"), min_quality=0.5, limit=self.settings.examples + len(excluded)
         )
         return [Example(m.artifact.description, m.artifact.content) for m in matches if m.artifact.name not in excluded][: self.settings.examples]
 
@@ -234,9 +249,13 @@ class Asker:
             raise BadInput("the task is empty")
         if len(self.task) > MAX_TASK_CHARS:
             raise BadInput(f"the task is {len(self.task)} characters; the limit is {MAX_TASK_CHARS}")
+        self.allowed_tiers()  # an unknown --max-tier is bad input even when reuse would answer
         self.transcript_id = self.log.start(self.task, self.spec.source)
         try:
             return self._run()
+        except KeyboardInterrupt:
+            self.log.finish(self.transcript_id, "cancelled", reason="interrupted (Ctrl-C)")
+            raise
         except BaseException as exc:
             self.log.finish(self.transcript_id, "failed", reason=f"{type(exc).__name__}: {exc}")
             raise
@@ -267,25 +286,33 @@ class Asker:
                 return self._finish("cancelled", None, None, n - 1, "cancelled by the user", prediction)
             messages = build_messages(self.task, self.spec, examples, previous)
             chars = sum(len(m.content) for m in messages)
-            while position < len(usable) and not self.affordable(usable[position], chars):
-                position += 1
-            if position >= len(usable):
+            position = self.affordable_position(usable, position, chars)
+            if position is None:
                 return self._finish("failed", None, None, n - 1, "budget exhausted: no affordable tier left", prediction)
             tier = usable[position]
             temperature = self.ladder.temperature_for(tier, n - 1)
             self.emit(AttemptStarted(self.transcript_id, n, tier.name, tier.model, temperature))
-            record, artifact = self.attempt(n, tier, temperature, messages)
-            self.spent += record.cost_usd
-            self.log.add_attempt(self.transcript_id, record)
+            record, artifact = self.attempt(n, tier, temperature, messages, prediction)
             self.emit(AttemptFinished(self.transcript_id, n, tier.name, record.passed, record.error or "", record.cost_usd, record.duration_ms))
             if artifact is not None:
                 return self._finish("generated", artifact, tier.name, n, None, prediction)
-            previous = PreviousAttempt(record.code, record.error or "failed")
+            if record.reply is not None:
+                # A failed model call (timeout, HTTP error) has nothing to learn from: the next
+                # attempt still sees the last real code and its failures.
+                previous = PreviousAttempt(record.code, record.error or "failed")
             # Escalate one rung per failure; on the top allowed rung, retry warmer.
             position = min(position + 1, len(usable) - 1)
         return self._finish("failed", None, None, self.ladder.max_attempts, f"no attempt passed the spec in {self.ladder.max_attempts} attempts", prediction)
 
-    def attempt(self, n: int, tier: TierConfig, temperature: float | None, messages) -> tuple[AttemptRecord, Artifact | None]:
+    def affordable_position(self, usable: list[TierConfig], position: int, chars: int) -> int | None:
+        """The rung to use: `position` if the budgets allow it, else the next affordable one up,
+        else the highest affordable one below (a free rung retries rather than giving up)."""
+        for i in [*range(position, len(usable)), *range(position - 1, -1, -1)]:
+            if self.affordable(usable[i], chars):
+                return i
+        return None
+
+    def attempt(self, n: int, tier: TierConfig, temperature: float | None, messages, prediction) -> tuple[AttemptRecord, Artifact | None]:
         record = AttemptRecord(n, tier.name, tier.provider, tier.model, temperature, [m.__dict__ for m in messages])
         started = time.perf_counter()
         try:
@@ -293,9 +320,27 @@ class Asker:
         except ProviderError as exc:
             record.error = f"the model call failed: {exc}"
             record.duration_ms = (time.perf_counter() - started) * 1000
+            self.log.add_attempt(self.transcript_id, record)
             return record, None
         record.reply = completion.text
+        record.model = completion.model or tier.model  # what answered, as the provider names it
         record.input_tokens, record.output_tokens, record.cost_usd = completion.input_tokens, completion.output_tokens, completion.cost_usd
+        record.duration_ms = (time.perf_counter() - started) * 1000
+        # The call is paid for: into the ledger before anything else can go wrong.
+        self.spent += record.cost_usd
+        self.log.add_attempt(self.transcript_id, record)
+        try:
+            artifact = self.check(record, n, tier, temperature, completion, prediction)
+        except BaseException as exc:
+            record.error = record.error or f"interrupted while testing: {type(exc).__name__}: {exc}"
+            raise
+        finally:
+            record.duration_ms = (time.perf_counter() - started) * 1000
+            self.log.update_attempt(self.transcript_id, record)
+        return record, artifact
+
+    def check(self, record: AttemptRecord, n: int, tier: TierConfig, temperature, completion, prediction) -> Artifact | None:
+        """Extract the reply's code, test it in the sandbox, store it if it passes."""
         artifact = None
         try:
             record.code = extract_code(completion.text, self.spec.function)
@@ -311,7 +356,7 @@ class Asker:
                         "source": "generated",
                         "tier": tier.name,
                         "provider": tier.provider,
-                        "model": tier.model,
+                        "model": record.model,
                         "attempt": n,
                         "temperature": temperature,
                         "input_tokens": completion.input_tokens,
@@ -319,11 +364,11 @@ class Asker:
                         "cost_usd": completion.cost_usd,
                         "transcript_id": self.transcript_id,
                         "task": self.task,
+                        "predicted_tier": (prediction or {}).get("tier"),
                     },
                 )
             else:
                 record.error = results.failure_summary()
         except (ExtractionError, BadInput) as exc:
             record.error = str(exc)
-        record.duration_ms = (time.perf_counter() - started) * 1000
-        return record, artifact
+        return artifact

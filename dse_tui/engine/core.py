@@ -7,6 +7,7 @@ imports Textual; progress and results leave it as plain events.
 from __future__ import annotations
 
 import ast
+import math
 import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -159,6 +160,7 @@ class Engine:
     def generation(self) -> GenerationLog:
         if self._generation is None:
             self._generation = GenerationLog(str(paths.store_path(self.home)))
+            self._generation.close_abandoned()
         return self._generation
 
     def close(self) -> None:
@@ -367,8 +369,8 @@ class Engine:
 
         if isinstance(spec, str):
             spec = parse_spec(spec)
-        if budget_usd is not None and budget_usd < 0:
-            raise BadInput("the budget cannot be negative")
+        if budget_usd is not None and not (math.isfinite(budget_usd) and budget_usd >= 0):
+            raise BadInput(f"the budget must be a number of USD >= 0, got {budget_usd}")
         asker = Asker(
             self, task, spec, max_tier=max_tier, budget_usd=budget_usd, settings=settings or AskSettings(),
             ladder=ladder, providers=providers, cancel=cancel, on_event=on_event,

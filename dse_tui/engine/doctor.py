@@ -48,15 +48,15 @@ def _store_section(engine: Engine) -> dict[str, Any]:
 
 def tiers_section() -> dict[str, Any]:
     try:
-        from dse_tui.engine.providers import load_ladder, provider_for_tier
+        from dse_tui.engine.providers import load_ladder_config, provider_for_tier
     except ImportError as exc:
         return {"ok": False, "error": f"providers unavailable: {exc}", "tiers": []}
     tiers = []
     try:
-        ladder = load_ladder()
+        ladder = load_ladder_config()
     except Exception as exc:  # noqa: BLE001
         return {"ok": False, "error": str(exc), "tiers": []}
-    for tier in ladder:
+    for tier in ladder.tiers:
         try:
             ok, reason = provider_for_tier(tier).available()
         except Exception as exc:  # noqa: BLE001
@@ -65,7 +65,7 @@ def tiers_section() -> dict[str, Any]:
             "name": tier.name, "provider": tier.provider, "model": tier.model, "available": ok, "reason": reason,
             "price_in_per_mtok": tier.price_in_per_mtok, "price_out_per_mtok": tier.price_out_per_mtok,
         })
-    return {"ok": any(t["available"] for t in tiers), "tiers": tiers}
+    return {"ok": any(t["available"] for t in tiers), "tiers": tiers, "daily_budget_usd": ladder.daily_budget_usd}
 
 
 def report(engine: Engine) -> dict[str, Any]:

@@ -9,18 +9,21 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dse_tui.engine.errors import BadInput
+
 from .base import TierConfig
-from .registry import PROVIDER_NAMES
+from .registry import PROVIDER_NAMES, PROVIDER_OPTIONS
 
 PRESET_NAME = "models.yaml"
 _REPO_PRESET = Path(__file__).resolve().parents[3] / "presets" / PRESET_NAME
 _TIER_KEYS = {"name", "provider", "model", "temperature", "max_tokens", "timeout_s",
               "price_in_per_mtok", "price_out_per_mtok", "options"}
-_TOP_KEYS = {"tiers", "temperature_schedule", "max_attempts"}
+_TOP_KEYS = {"tiers", "temperature_schedule", "max_attempts", "daily_budget_usd"}
+DEFAULT_DAILY_BUDGET_USD = 5.0
 
 
-class LadderConfigError(ValueError):
-    pass
+class LadderConfigError(BadInput, ValueError):
+    """models.yaml (or the user's override) is unusable; the message names file and key."""
 
 
 @dataclass
@@ -28,6 +31,7 @@ class Ladder:
     tiers: list[TierConfig]
     temperature_schedule: list[float] = field(default_factory=list)
     max_attempts: int = 4
+    daily_budget_usd: float = DEFAULT_DAILY_BUDGET_USD  # across all asks since local midnight
 
     def tier(self, name: str) -> TierConfig:
         for t in self.tiers:
@@ -165,6 +169,10 @@ def _validate(raw: dict, file) -> Ladder:
         options = t.get("options") or {}
         if not isinstance(options, dict):
             raise LadderConfigError(f"{file}: {at}.options: expected a mapping")
+        known = PROVIDER_OPTIONS[t["provider"]]
+        for key in options:
+            if key not in known:
+                raise LadderConfigError(f"{file}: {at}.options.{key}: not an option of {t['provider']} (known: {', '.join(known)})")
         tiers.append(TierConfig(
             name=t["name"], provider=t["provider"], model=t["model"], temperature=temp,
             max_tokens=_num(file, f"{at}.max_tokens", t["max_tokens"], minimum=1, integer=True),
@@ -173,4 +181,5 @@ def _validate(raw: dict, file) -> Ladder:
             price_out_per_mtok=float(_num(file, f"{at}.price_out_per_mtok", t.get("price_out_per_mtok", 0))),
             options=dict(options),
         ))
-    return Ladder(tiers=tiers, temperature_schedule=schedule, max_attempts=max_attempts)
+    daily = float(_num(file, "daily_budget_usd", raw.get("daily_budget_usd", DEFAULT_DAILY_BUDGET_USD)))
+    return Ladder(tiers=tiers, temperature_schedule=schedule, max_attempts=max_attempts, daily_budget_usd=daily)

@@ -10,6 +10,13 @@ _CLASSES = {
     "scripted": ("dse_tui.engine.providers.scripted", "ScriptedProvider"),
 }
 PROVIDER_NAMES = tuple(_CLASSES)
+# What a tier's `options` may set, per provider (the model comes from the tier itself).
+PROVIDER_OPTIONS = {
+    "embedded": ("model_path", "n_ctx", "n_threads"),
+    "ollama": ("host",),
+    "anthropic": ("api_key", "base_url"),
+    "scripted": ("replies", "available", "name"),
+}
 
 
 def make_provider(name: str, **config) -> Provider:
