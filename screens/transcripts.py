@@ -282,10 +282,12 @@ class TranscriptsScreen(EngineScreen):
         strip = self.query_one("#attempts", DataTable)
         strip.clear(columns=True)
         numbers = [a.n for a in t.attempt_records]
-        for a in t.attempt_records:
-            strip.add_column(f"attempt {a.n}", key=str(a.n))
+        cells = [Text(f" {a.n} {a.tier} {'✓' if a.passed else '✗'} ") for a in t.attempt_records]
+        for a, cell in zip(t.attempt_records, cells):
+            # A fixed width: auto-sized columns came out a cell wider now and then.
+            strip.add_column(f"attempt {a.n}", key=str(a.n), width=cell.cell_len)
         if numbers:
-            strip.add_row(*(Text(f" {a.n} {a.tier} {'✓' if a.passed else '✗'} ") for a in t.attempt_records))
+            strip.add_row(*cells)
         self.query_one("#attempt-panes").display = bool(numbers)
         if numbers:
             # The last attempt by default: it shows how the final code differs from the one before.

@@ -304,6 +304,8 @@ def test_snapshot_after_a_scripted_run(engine, monkeypatch, snap_compare):
         await pilot.press("ctrl+r")
         await wait_until(pilot, lambda: screen.query_one("#result").has_class("-generated"))
         settle_status(pilot.app)
+        # Tab underlines slide into place; a loaded machine may otherwise catch them mid-way.
+        await pilot.wait_for_scheduled_animations()
         await pilot.pause()
 
     assert snap_compare(DSEApp(engine=engine, import_starter=False), terminal_size=SIZE, run_before=run_before)

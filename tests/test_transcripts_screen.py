@@ -172,6 +172,8 @@ def test_snapshot_of_an_escalated_ask(engine, monkeypatch, snap_compare):
         await wait_until(pilot, lambda: screen.shown is not None and screen.shown.task == ADD_TASK
                          and screen.active_attempt == 2)
         settle_status(pilot.app)
+        # Tab underlines slide into place; a loaded machine may otherwise catch them mid-way.
+        await pilot.wait_for_scheduled_animations()
         await pilot.pause()
 
     assert snap_compare(DSEApp(engine=engine, import_starter=False), terminal_size=SIZE, run_before=run_before)
