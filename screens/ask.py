@@ -64,7 +64,7 @@ class AskScreen(EngineScreen):
         Binding("ctrl+r", "run", "Run", id="ask.run", tooltip="Reuse a tested artifact or generate one for this task",
                 priority=True),
         Binding("escape", "cancel", "Cancel", id="ask.cancel",
-                tooltip="Stop the ask: the attempt under way finishes, no new one starts", priority=True),
+                tooltip="Stop the ask: the embedded model stops mid-reply, a remote call at its reply; no new attempt starts", priority=True),
         Binding("ctrl+t", "open_transcript", "Transcript", id="ask.transcript",
                 tooltip="Open the last ask's transcript: prompts, replies, failures, code diffs", priority=True),
     ]
@@ -308,7 +308,7 @@ class AskScreen(EngineScreen):
         if not self.running or self._cancel is None or self._cancel.is_set():
             return
         self._cancel.set()
-        self._line("cancel", "cancelling… (the attempt under way finishes first)", "-cancelling")
+        self._line("cancel", "cancelling… (a local model stops at once, a remote call at its reply)", "-cancelling")
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # Hidden unless useful; a hidden priority binding lets escape reach the editor and fields.
@@ -383,7 +383,7 @@ class AskScreen(EngineScreen):
                            lambda: self.query_one("#spec", TextArea).load_text(SPEC_TEMPLATE)),
         ]
         if self.running:
-            commands.insert(0, PaletteCommand("ask: cancel", "Stop after the attempt under way", self.action_cancel))
+            commands.insert(0, PaletteCommand("ask: cancel", "Stop the ask (a remote call ends at its reply)", self.action_cancel))
         if self.transcript_id is not None:
             commands.append(PaletteCommand("ask: open transcript", "Prompts, replies, failures and code diffs of the "
                                            "last ask", self.action_open_transcript))

@@ -171,7 +171,7 @@ async def test_cancel_stops_after_the_attempt_under_way(engine):
                 line.endswith("… running") for line in screen.progress_lines()))
             assert str(screen.query_one("#run-button").label) == "Cancel"
             await pilot.press("escape")  # focus is in the task field: the binding still cancels
-            assert screen.progress_lines()[-1] == "cancelling… (the attempt under way finishes first)"
+            assert screen.progress_lines()[-1] == "cancelling… (a local model stops at once, a remote call at its reply)"
             release.set()
             await wait_until(pilot, lambda: screen.query_one("#result").has_class("-cancelled"))
             lines = screen.progress_lines()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 
 import pytest
@@ -439,3 +440,11 @@ def test_embedded_smollm2_writes_a_function():
     with pytest.raises(ProviderError) as info:
         provider.complete(messages, model=fast.model, temperature=0.2, max_tokens=400, timeout_s=0.001)
     assert info.value.kind == "timeout"
+    # cancel is checked at every generated token: set, the first one ends the reply
+    cancel = threading.Event()
+    cancel.set()
+    started = time.perf_counter()
+    with pytest.raises(ProviderError) as info:
+        provider.complete(messages, model=fast.model, temperature=0.2, max_tokens=400, timeout_s=120, cancel=cancel)
+    assert info.value.kind == "cancelled" and "cancelled after 0 tokens" in str(info.value)
+    assert time.perf_counter() - started < 20

@@ -296,6 +296,8 @@ class Asker:
             self.emit(AttemptFinished(self.transcript_id, n, tier.name, record.passed, record.error or "", record.cost_usd, record.duration_ms))
             if artifact is not None:
                 return self._finish("generated", artifact, tier.name, n, None, prediction)
+            if self.cancel.is_set():
+                return self._finish("cancelled", None, None, n, "cancelled by the user", prediction)
             if record.reply is not None:
                 # A failed model call (timeout, HTTP error) has nothing to learn from: the next
                 # attempt still sees the last real code and its failures.
@@ -316,7 +318,7 @@ class Asker:
         record = AttemptRecord(n, tier.name, tier.provider, tier.model, temperature, [m.__dict__ for m in messages])
         started = time.perf_counter()
         try:
-            completion = complete_tier(self.provider(tier), tier, messages, temperature=temperature)
+            completion = complete_tier(self.provider(tier), tier, messages, temperature=temperature, cancel=self.cancel)
         except ProviderError as exc:
             record.error = f"the model call failed: {exc}"
             record.duration_ms = (time.perf_counter() - started) * 1000

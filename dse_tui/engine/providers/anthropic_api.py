@@ -39,7 +39,7 @@ class AnthropicProvider(Provider):
                 )
             return self._sdk_client
 
-    def complete(self, messages: list[Message], *, model, temperature, max_tokens, timeout_s) -> Completion:
+    def complete(self, messages: list[Message], *, model, temperature, max_tokens, timeout_s, cancel=None) -> Completion:
         if not self.api_key:
             raise self.error("unavailable", "no Anthropic API key (set ANTHROPIC_API_KEY)")
         system = "\n\n".join(m.content for m in messages if m.role == "system")

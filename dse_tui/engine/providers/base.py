@@ -7,13 +7,14 @@ own methods.
 from __future__ import annotations
 
 import dataclasses
+import threading
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any
 
 MAX_MESSAGE = 240
-ERROR_KINDS = frozenset({"http", "timeout", "malformed", "unavailable", "unknown_model"})
+ERROR_KINDS = frozenset({"http", "timeout", "malformed", "unavailable", "unknown_model", "cancelled"})
 
 
 @dataclass
@@ -37,7 +38,8 @@ class ProviderError(Exception):
     """The one failure type the ladder sees; `.kind` says how to react.
 
     kinds: http (4xx/5xx), timeout, malformed (body we cannot read),
-    unavailable (no server / key / model file), unknown_model.
+    unavailable (no server / key / model file), unknown_model, cancelled
+    (the caller's cancel event was set while the model was writing).
     """
 
     def __init__(self, kind: str, message: str, *, provider: str = "", status: int | None = None):
@@ -68,10 +70,13 @@ class Provider(ABC):
         temperature: float | None,
         max_tokens: int,
         timeout_s: float,
+        cancel: threading.Event | None = None,
     ) -> Completion:
         """One chat completion. `temperature=None` means "send none": some
         models (Claude Sonnet 5.x) answer HTTP 400 to any sampling parameter.
-        `cost_usd` is 0.0 here; prices belong to tiers (see `complete_tier`)."""
+        `cost_usd` is 0.0 here; prices belong to tiers (see `complete_tier`).
+        A provider that can stop mid-reply does so when `cancel` is set (the
+        embedded model, token by token); an HTTP call runs to its timeout."""
 
     def error(self, kind: str, message: str, status: int | None = None) -> ProviderError:
         return ProviderError(kind, message, provider=self.name, status=status)
@@ -105,6 +110,7 @@ def complete_tier(
     messages: list[Message],
     *,
     temperature: float | None | object = dataclasses.MISSING,
+    cancel: threading.Event | None = None,
 ) -> Completion:
     """Run `messages` on `tier` through `provider` and price the result.
 
@@ -114,7 +120,7 @@ def complete_tier(
     temp = tier.temperature if temperature is dataclasses.MISSING or tier.temperature is None else temperature
     started = time.perf_counter()
     done = provider.complete(
-        messages, model=tier.model, temperature=temp, max_tokens=tier.max_tokens, timeout_s=tier.timeout_s
+        messages, model=tier.model, temperature=temp, max_tokens=tier.max_tokens, timeout_s=tier.timeout_s, cancel=cancel
     )
     latency = done.latency_ms or (time.perf_counter() - started) * 1000
     return dataclasses.replace(

@@ -80,7 +80,7 @@ class EmbeddedProvider(Provider):
             return False, "llama-cpp-python is not installed"
         return True, f"embedded {path.name}"
 
-    def complete(self, messages: list[Message], *, model, temperature, max_tokens, timeout_s) -> Completion:
+    def complete(self, messages: list[Message], *, model, temperature, max_tokens, timeout_s, cancel=None) -> Completion:
         ok, reason = self.available(model)
         if not ok:
             raise self.error("unknown_model" if "no GGUF" in reason else "unavailable", reason)
@@ -91,16 +91,20 @@ class EmbeddedProvider(Provider):
         except Exception as exc:  # noqa: BLE001 - a broken file or library is "unavailable"
             raise self.error("unavailable", f"cannot load {path}: {type(exc).__name__}: {exc}") from exc
         deadline = started + timeout_s
-        timed_out = False
+        timed_out = cancelled = False
         eos = llm.token_eos()
 
         def end_at_deadline(_tokens, logits):
             # llama.cpp cannot be interrupted from outside, and the chat handler
-            # owns the stopping criteria; past the deadline, force end-of-sequence.
-            # Checked per generated token: prompt evaluation itself runs to the end.
-            nonlocal timed_out
+            # owns the stopping criteria; past the deadline or on cancel, force
+            # end-of-sequence. Checked per generated token: prompt evaluation
+            # itself runs to the end.
+            nonlocal timed_out, cancelled
             if time.perf_counter() > deadline:
                 timed_out = True
+            elif cancel is not None and cancel.is_set():
+                cancelled = True
+            if timed_out or cancelled:
                 logits[:] = -float("inf")
                 logits[eos] = 0.0
             return logits
@@ -136,6 +140,8 @@ class EmbeddedProvider(Provider):
             input_tokens = max(0, int(llm.n_tokens) - output_tokens)
         if timed_out:
             raise self.error("timeout", f"generation exceeded {timeout_s:g} s")
+        if cancelled:
+            raise self.error("cancelled", f"cancelled after {output_tokens} tokens")
         text = "".join(pieces)
         return Completion(
             text=text,

@@ -47,7 +47,7 @@ class OllamaProvider(Provider):
             return True, f"ollama at {self.host} has {model}"
         return False, f"ollama at {self.host} has no model {model!r} (try `ollama pull {model}`)"
 
-    def complete(self, messages: list[Message], *, model, temperature, max_tokens, timeout_s) -> Completion:
+    def complete(self, messages: list[Message], *, model, temperature, max_tokens, timeout_s, cancel=None) -> Completion:
         options: dict = {"num_predict": max_tokens}
         if temperature is not None:
             options["temperature"] = temperature

@@ -44,7 +44,7 @@ class ScriptedProvider(Provider):
     def available(self) -> tuple[bool, str]:
         return self._available
 
-    def complete(self, messages, *, model, temperature, max_tokens, timeout_s) -> Completion:
+    def complete(self, messages, *, model, temperature, max_tokens, timeout_s, cancel=None) -> Completion:
         started = time.perf_counter()
         with self._lock:
             self.calls.append(ScriptedCall(list(messages), temperature, model, max_tokens, timeout_s))
@@ -56,6 +56,8 @@ class ScriptedProvider(Provider):
                 raise self.error("unavailable", f"script exhausted after {len(self.calls) - 1} replies")
         if isinstance(reply, ProviderError):
             raise reply
+        if cancel is not None and cancel.is_set():
+            raise self.error("cancelled", "cancelled while the model was writing")
         prompt = "\n".join(m.content for m in messages)
         return Completion(
             text=reply,
