@@ -105,3 +105,18 @@ def test_set_up_calls_stay_and_lines_shared_with_kept_statements_stay_whole():
     code = extract_code(reply, "f")
     assert "import sys; sys.setrecursionlimit(10000)" in code and "random.seed(1)" in code
     assert "f(3)" not in code.replace("def f(n)", "")
+
+
+def test_definitions_the_entry_function_never_reaches_are_dropped():
+    reply = (
+        "```python\nimport datetime\n\ndef _twice(x):\n    return 2 * x\n\n"
+        "class Unused:\n    pass\n\n@staticmethod\ndef add_business_days(start, days):\n    return add(2, days)\n\n"
+        "def build():\n    return {1: 'one'}\n\nTABLE = build()\n\n"
+        "def add(a, b):\n    return _twice(a) // 2 + b\n```"
+    )
+    code = extract_code(reply, "add")
+    assert "add_business_days" not in code and "Unused" not in code and "@staticmethod" not in code
+    assert "def _twice" in code and "def build" in code and "TABLE = build()" in code and "import datetime" in code
+    namespace = {}
+    exec(code, namespace)
+    assert namespace["add"](2, 3) == 5

@@ -3,7 +3,8 @@
 Replies come fenced or bare, with prose around the code, in several blocks,
 or cut off mid-fence. We prefer the block that defines the entry function,
 keep helper blocks it may need, and drop top-level demo prints and asserts
-that would run (and could fail) when the module loads.
+that would run (and could fail) when the module loads, and definitions the
+entry function never reaches (examples the model copied).
 """
 
 from __future__ import annotations
@@ -105,6 +106,39 @@ def _strip_demo_statements(code: str) -> str:
     return "\n".join(kept).strip() + "\n"
 
 
+_DEF_NODES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+
+
+def _drop_unused_definitions(code: str, function: str) -> str:
+    """Remove top-level functions and classes nothing reaches from the entry function or the
+    module's other statements: small models copy the prompt's examples into their reply, and
+    the store should keep the answer, not that (its untested lines would also lower coverage)."""
+    tree = ast.parse(code)
+    defs = {node.name: node for node in tree.body if isinstance(node, _DEF_NODES)}
+    if function not in defs:
+        return code
+
+    def names_in(node: ast.AST) -> set[str]:
+        return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+
+    reached: set[str] = set()
+    todo = [function, *(name for node in tree.body if not isinstance(node, _DEF_NODES) for name in names_in(node))]
+    while todo:
+        name = todo.pop()
+        if name in defs and name not in reached:
+            reached.add(name)
+            todo.extend(names_in(defs[name]))
+    unused = [node for name, node in defs.items() if name not in reached]
+    if not unused:
+        return code
+    drop: set[int] = set()
+    for node in unused:
+        first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+        drop.update(range(first, (node.end_lineno or node.lineno) + 1))
+    kept = [line for i, line in enumerate(code.splitlines(), start=1) if i not in drop]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(kept)).strip() + "\n"
+
+
 _HELPER_NODES = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 
 
@@ -168,7 +202,7 @@ def extract_code(reply: str, function: str) -> str:
         candidates.append(trimmed)
     for code in candidates:
         if _defines(code, function):
-            return _add_missing_typing_imports(_strip_demo_statements(code))
+            return _add_missing_typing_imports(_drop_unused_definitions(_strip_demo_statements(code), function))
     # The entry function is there but does not parse: say where, so the next attempt can mend it.
     broken = next((b for b in [*blocks, reply] if _defines(b, function)), None)
     if broken is not None and (error := _syntax_error(broken)):
