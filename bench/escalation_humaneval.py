@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import json
 import statistics
 import sys
@@ -39,8 +40,14 @@ from dse_tui.engine.spec import parse_spec  # noqa: E402
 NO_REUSE = 1.01  # a similarity no match reaches
 
 
+@functools.cache
+def preset_ladder():
+    """Read once: a run takes hours, and an edit to models.yaml meanwhile must not change it."""
+    return load_ladder_config(user=False)
+
+
 def fast_only(max_attempts: int):
-    ladder = load_ladder_config(user=False)
+    ladder = preset_ladder()
     return dataclasses.replace(ladder, tiers=[ladder.tier("fast")], max_attempts=max_attempts)
 
 
@@ -167,6 +174,7 @@ def main() -> int:
         for report in merge_reports(args.merge):
             print(json.dumps(report))
         return 0
+    preset_ladder()
     tasks = load_tasks()[args.start : args.start + args.limit]
     modes = args.modes.split(",")
     escalation_home = None
