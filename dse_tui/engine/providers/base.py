@@ -76,7 +76,7 @@ class Provider(ABC):
         models (Claude Sonnet 5.x) answer HTTP 400 to any sampling parameter.
         `cost_usd` is 0.0 here; prices belong to tiers (see `complete_tier`).
         A provider that can stop mid-reply does so when `cancel` is set (the
-        embedded model, token by token); an HTTP call runs to its timeout."""
+        embedded model, token by token); an HTTP call ends at its reply or timeout."""
 
     def error(self, kind: str, message: str, status: int | None = None) -> ProviderError:
         return ProviderError(kind, message, provider=self.name, status=status)
