@@ -284,8 +284,10 @@ def cmd_ask(args: argparse.Namespace) -> int:
         _print_json(result.to_dict())
     else:
         console = _console()
-        if result.prediction and result.prediction.get("tier") and not result.reused:
-            console.print(f"[dim]start tier {_e(result.prediction['tier'])}: {_e(result.prediction.get('reason', ''))}[/]")
+        if result.start_tier:
+            from dse_tui.engine.display import prediction_text
+
+            console.print(f"[dim]{_e(prediction_text(result.start_tier, result.prediction))}[/]")
         if result.reused:
             console.print(f"[green]reused[/] {_e(result.artifact.name)} ({result.artifact.id[:12]}), cost $0")
         elif result.artifact:

@@ -20,12 +20,12 @@ from textual.message import Message
 from textual.widgets import Button, Footer, Input, Label, Select, Static, TextArea
 from textual.worker import Worker, WorkerState
 
+from dse_tui.engine.display import prediction_text
 from dse_tui.screens.transcripts import (
     TranscriptsScreen,
     duration_text,
     first_line,
     money,
-    prediction_text,
     short_model,
     syntax,
     temperature_text,

@@ -20,6 +20,7 @@ from textual.message import Message
 from textual.widgets import DataTable, Footer, Label, Static
 from textual.worker import get_current_worker
 
+from dse_tui.engine.display import clip, prediction_text
 from dse_tui.screens.widgets.detail import ArtifactDetail, checks_text
 from dse_tui.screens.engine_screen import EngineScreen
 from dse_tui.screens.widgets.host import PaletteCommand
@@ -38,12 +39,6 @@ syntax = ArtifactDetail._syntax
 
 
 # -- formatting shared with the Ask screen ----------------------------------------------------
-
-def clip(text: str, limit: int) -> str:
-    """The first line of `text`, cut to `limit` characters with an ellipsis."""
-    line = text.splitlines()[0].strip() if text.strip() else ""
-    return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
-
 
 def short_model(model: str) -> str:
     return clip(model, MODEL_CHARS)
@@ -68,20 +63,6 @@ def money(usd: float) -> str:
 
 def duration_text(ms: float) -> str:
     return f"{ms:.0f} ms" if ms < 1000 else f"{ms / 1000:.1f} s"
-
-
-def prediction_text(start_tier: str | None, prediction: dict[str, Any] | None, evidence_shown: int = 3) -> str:
-    """Why the ladder started where it did: the learned tier and the solved tasks that voted for it."""
-    if not start_tier:
-        return ""
-    evidence = (prediction or {}).get("evidence") or []
-    if not (prediction or {}).get("tier") or not evidence:
-        return f"start tier: {start_tier} (no similar solved task yet: the bottom of the ladder)"
-    items = [f"“{clip(e.get('task') or '?', 40)}” {e.get('tier')} {e.get('similarity', 0):.2f}"
-             for e in evidence[:evidence_shown]]
-    more = f" +{len(evidence) - evidence_shown}" if len(evidence) > evidence_shown else ""
-    plural = "s" if len(evidence) != 1 else ""
-    return f"start tier: {start_tier}, learned from {len(evidence)} solved task{plural}: " + "; ".join(items) + more
 
 
 def code_diff(previous: str | None, current: str | None, n: int) -> str:

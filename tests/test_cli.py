@@ -142,3 +142,19 @@ def test_stored_text_that_looks_like_markup_prints_as_written(tmp_path):
     assert listing.returncode == 0 and "Traceback" not in listing.stderr and "[/quote]" in listing.stdout
     detail = dse(home, "transcripts", tid)
     assert detail.returncode == 0 and "[bold]x" in detail.stdout and "no tier [/red] left" in detail.stdout
+
+
+def test_plain_ask_says_where_the_climb_started_and_why(tmp_path, monkeypatch, capsys):
+    from dse_tui.cli import main
+
+    models = tmp_path / "models.yaml"
+    models.write_text(
+        "tiers:\n  - name: fast\n    provider: scripted\n    model: s\n"
+        "    options: {replies: [\"```python\\ndef add(a, b):\\n    return a + b\\n```\"]}\n"
+    )
+    monkeypatch.setenv("DSE_MODELS_FILE", str(models))
+    spec = write(tmp_path, "add.yaml", ADD_SPEC)
+    assert main(["--home", str(tmp_path / "home"), "ask", "Write add(a, b) returning the sum", "--spec", spec]) == 0
+    out = capsys.readouterr().out
+    assert "start tier: fast (no similar solved task yet: the bottom of the ladder)" in out
+    assert "generated add" in out

@@ -90,6 +90,7 @@ class AskResult:
     cost_usd: float
     reason: str | None = None
     prediction: dict[str, Any] | None = None
+    start_tier: str | None = None  # the rung the climb began on (None: reused or nothing usable)
     skipped: list[dict[str, str]] = field(default_factory=list)
     reuse_rejected: list[str] = field(default_factory=list)  # similar artifacts that failed this spec
 
@@ -106,6 +107,7 @@ class AskResult:
             "transcript_id": self.transcript_id,
             "reason": self.reason,
             "prediction": self.prediction,
+            "start_tier": self.start_tier,
             "skipped": self.skipped,
             "reuse_rejected": self.reuse_rejected,
         }
@@ -154,6 +156,7 @@ class Asker:
         self.reuse_rejected: list[str] = []
         self.log = engine.generation
         self.transcript_id = ""
+        self.start_tier: str | None = None
 
     def emit(self, event: Event) -> None:
         self.engine.events.publish(event)
@@ -265,7 +268,7 @@ class Asker:
         self.emit(AskFinished(self.transcript_id, outcome, artifact.id if artifact else None, reason))
         return AskResult(
             self.transcript_id, outcome, artifact, outcome == "reused", tier, attempts, self.spent, reason, prediction,
-            self.skipped, self.reuse_rejected,
+            self.start_tier, self.skipped, self.reuse_rejected,
         )
 
     def _run(self) -> AskResult:
@@ -277,7 +280,8 @@ class Asker:
             return self._finish("failed", None, None, 0, "no model tier is available", None)
         prediction = predict_start_tier(self.engine, f"{self.task}\n{self.spec.description}", [t.name for t in usable])
         start = next((i for i, t in enumerate(usable) if t.name == prediction.get("tier")), 0)
-        self.log.set_start(self.transcript_id, usable[start].name, prediction)
+        self.start_tier = usable[start].name
+        self.log.set_start(self.transcript_id, self.start_tier, prediction)
         examples = self.examples()
         previous: PreviousAttempt | None = None
         position = start
