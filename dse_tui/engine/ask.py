@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
 from dse_tui.engine.codeextract import ExtractionError, extract_code
+from dse_tui.engine.core import MAX_QUERY_CHARS  # core imports this module lazily, inside Engine.ask
 from dse_tui.engine.errors import BadInput
 from dse_tui.engine.events import Event
 from dse_tui.engine.prompting import Example, PreviousAttempt, build_messages
@@ -27,8 +28,6 @@ from dse_tui.store.records import Artifact, MetricPoint, utcnow
 
 if TYPE_CHECKING:
     from dse_tui.engine.core import Engine, Match
-
-MAX_QUERY_CHARS = 4_000  # dse_tui.engine.core's limit on a search query (not imported: core imports us)
 
 MAX_TASK_CHARS = 10_000
 
@@ -336,7 +335,7 @@ class Asker:
         self.spent += record.cost_usd
         self.log.add_attempt(self.transcript_id, record)
         try:
-            artifact = self.check(record, n, tier, temperature, completion, prediction)
+            artifact = self.check(record, tier, prediction)
         except BaseException as exc:
             record.error = record.error or f"interrupted while testing: {type(exc).__name__}: {exc}"
             raise
@@ -345,11 +344,11 @@ class Asker:
             self.log.update_attempt(self.transcript_id, record)
         return record, artifact
 
-    def check(self, record: AttemptRecord, n: int, tier: TierConfig, temperature, completion, prediction) -> Artifact | None:
+    def check(self, record: AttemptRecord, tier: TierConfig, prediction) -> Artifact | None:
         """Extract the reply's code, test it in the sandbox, store it if it passes."""
         artifact = None
         try:
-            record.code = extract_code(completion.text, self.spec.function)
+            record.code = extract_code(record.reply, self.spec.function)
             results = self.engine.test(record.code, self.spec)
             record.test_results = results.to_dict()
             record.passed = results.all_passed
@@ -363,11 +362,11 @@ class Asker:
                         "tier": tier.name,
                         "provider": tier.provider,
                         "model": record.model,
-                        "attempt": n,
-                        "temperature": temperature,
-                        "input_tokens": completion.input_tokens,
-                        "output_tokens": completion.output_tokens,
-                        "cost_usd": completion.cost_usd,
+                        "attempt": record.n,
+                        "temperature": record.temperature,
+                        "input_tokens": record.input_tokens,
+                        "output_tokens": record.output_tokens,
+                        "cost_usd": record.cost_usd,
                         "transcript_id": self.transcript_id,
                         "task": self.task,
                         "predicted_tier": (prediction or {}).get("tier"),
