@@ -20,12 +20,34 @@ class ExtractionError(ValueError):
     """No usable code in the reply; the message is fed back to the next attempt."""
 
 
-def _parses(code: str) -> bool:
+_DEF_NODES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+_HELPER_NODES = (ast.Import, ast.ImportFrom, *_DEF_NODES)
+
+
+def _syntax_error(code: str) -> str | None:
+    """Where and why `code` does not parse; None when it does."""
     try:
         ast.parse(code)
-        return True
-    except (SyntaxError, ValueError):
-        return False
+        return None
+    except SyntaxError as error:
+        return f"line {error.lineno}: {error.msg}"
+    except ValueError as error:
+        return str(error)
+
+
+def _parses(code: str) -> bool:
+    return _syntax_error(code) is None
+
+
+def _node_lines(node: ast.stmt) -> range:
+    """The 1-based source lines of a top-level statement, its decorators included."""
+    first = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", []))])
+    return range(first, (node.end_lineno or node.lineno) + 1)
+
+
+def _without_lines(code: str, drop: set[int]) -> str:
+    kept = [line for i, line in enumerate(code.splitlines(), start=1) if i not in drop]
+    return "\n".join(kept).strip() + "\n"
 
 
 def _defines(code: str, function: str) -> bool:
@@ -34,16 +56,6 @@ def _defines(code: str, function: str) -> bool:
 
 def _fenced_blocks(text: str) -> list[str]:
     return [body.strip("\n") for lang, body in _FENCE_RE.findall(text) if lang.lower() in ("", "python", "py", "python3")]
-
-
-def _syntax_error(code: str) -> str | None:
-    try:
-        ast.parse(code)
-        return None
-    except SyntaxError as error:
-        return f"line {error.lineno}: {error.msg}"
-    except ValueError as error:
-        return str(error)
 
 
 def _trim_to_code(text: str) -> str | None:
@@ -82,7 +94,7 @@ def _strip_demo_statements(code: str) -> str:
     """Remove top-level prints, asserts, calls of the module's own functions and the
     `__main__` block: examples the model added, not the function."""
     tree = ast.parse(code)
-    defined = {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
+    defined = {n.name for n in tree.body if isinstance(n, _DEF_NODES)}
     drop: set[int] = set()
     keep: set[int] = set()
     for node in tree.body:
@@ -97,16 +109,9 @@ def _strip_demo_statements(code: str) -> str:
             and isinstance(node.test.left, ast.Name)
             and node.test.left.id == "__name__"
         )
-        lines = range(node.lineno, (node.end_lineno or node.lineno) + 1)
-        (drop if demo or main_guard else keep).update(lines)
+        (drop if demo or main_guard else keep).update(_node_lines(node))
     drop -= keep  # a line shared with a kept statement (`import sys; f(1)`) stays whole
-    if not drop:
-        return code
-    kept = [line for i, line in enumerate(code.splitlines(), start=1) if i not in drop]
-    return "\n".join(kept).strip() + "\n"
-
-
-_DEF_NODES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+    return _without_lines(code, drop) if drop else code
 
 
 def _drop_unused_definitions(code: str, function: str) -> str:
@@ -131,15 +136,17 @@ def _drop_unused_definitions(code: str, function: str) -> str:
     unused = [node for name, node in defs.items() if name not in reached]
     if not unused:
         return code
+    lines = code.splitlines()
     drop: set[int] = set()
     for node in unused:
-        first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
-        drop.update(range(first, (node.end_lineno or node.lineno) + 1))
-    kept = [line for i, line in enumerate(code.splitlines(), start=1) if i not in drop]
-    return re.sub(r"\n{3,}", "\n\n", "\n".join(kept)).strip() + "\n"
-
-
-_HELPER_NODES = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+        # The blank lines after it go too, so no gap is left (found by line, not by a regex over
+        # the text, which would also squeeze blank lines inside string literals).
+        span = _node_lines(node)
+        end = span.stop
+        while end <= len(lines) and not lines[end - 1].strip():
+            end += 1
+        drop.update(range(span.start, end))
+    return _without_lines(code, drop)
 
 
 def _helper_part(block: str) -> str:
@@ -150,8 +157,8 @@ def _helper_part(block: str) -> str:
     parts = []
     for node in tree.body:
         if isinstance(node, _HELPER_NODES):
-            first = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", []))])
-            parts.append("\n".join(lines[first - 1 : node.end_lineno]))
+            span = _node_lines(node)
+            parts.append("\n".join(lines[span.start - 1 : span.stop - 1]))
     return "\n\n".join(parts)
 
 
@@ -165,7 +172,7 @@ def _add_missing_typing_imports(code: str) -> str:
     """Models often annotate with List/Optional/... and forget the import: add it."""
     tree = ast.parse(code)
     bound = {alias.asname or alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, (ast.Import, ast.ImportFrom)) for alias in node.names}
-    bound |= {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
+    bound |= {n.name for n in tree.body if isinstance(n, _DEF_NODES)}
     used = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
     missing = sorted((used & _TYPING_NAMES) - bound)
     if not missing:
