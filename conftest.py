@@ -24,7 +24,7 @@ def _isolated_environment(tmp_path_factory, monkeypatch):
 
 @pytest.fixture(scope="session")
 def embedder(tmp_path_factory):
-    from dse_tui.engine.embedder import get_embedder
+    from dse_tui.engine.library.embedder import get_embedder
 
     return get_embedder(tmp_path_factory.mktemp("embedder_cache"))
 
@@ -39,7 +39,7 @@ def tmp_home(tmp_path) -> Path:
 @pytest.fixture
 def engine(tmp_home, embedder):
     """An engine on an empty store."""
-    from dse_tui.engine.core import Engine
+    from dse_tui.engine.facade import Engine
 
     eng = Engine(tmp_home, embedder=embedder)
     yield eng
@@ -48,7 +48,7 @@ def engine(tmp_home, embedder):
 
 @pytest.fixture(scope="session")
 def _starter_db(tmp_path_factory, embedder) -> Path:
-    from dse_tui.engine.core import Engine
+    from dse_tui.engine.facade import Engine
 
     home = tmp_path_factory.mktemp("starter_home")
     eng = Engine(home, embedder=embedder)
@@ -60,7 +60,7 @@ def _starter_db(tmp_path_factory, embedder) -> Path:
 @pytest.fixture
 def library_engine(tmp_path, _starter_db, embedder):
     """An engine whose store holds the imported starter library (copied, so tests may change it)."""
-    from dse_tui.engine.core import Engine
+    from dse_tui.engine.facade import Engine
 
     home = tmp_path / "library_home"
     shutil.copytree(_starter_db, home, ignore=shutil.ignore_patterns("cache"))

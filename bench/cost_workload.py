@@ -22,11 +22,11 @@ import tempfile
 import time
 from datetime import datetime, timezone
 
-from dse_tui.engine.ask import AskSettings
-from dse_tui.engine.core import Engine
-from dse_tui.engine.providers import Ladder, ScriptedProvider, TierConfig, load_ladder
-from dse_tui.engine.spec import parse_spec
-from dse_tui.engine.testing import run_spec
+from dse_tui.engine.generation.ask import AskSettings
+from dse_tui.engine.facade import Engine
+from dse_tui.engine.generation.providers import Ladder, ScriptedProvider, TierConfig, load_ladder
+from dse_tui.engine.specs.spec import parse_spec
+from dse_tui.engine.specs.runner import run_spec
 
 TASKS = {
     "review_sentiment": dict(

@@ -32,10 +32,10 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from humaneval_tasks import Task, load_tasks  # noqa: E402
 
-from dse_tui.engine.ask import AskSettings  # noqa: E402
-from dse_tui.engine.core import Engine  # noqa: E402
-from dse_tui.engine.providers import load_ladder_config  # noqa: E402
-from dse_tui.engine.spec import parse_spec  # noqa: E402
+from dse_tui.engine.generation.ask import AskSettings  # noqa: E402
+from dse_tui.engine.facade import Engine  # noqa: E402
+from dse_tui.engine.generation.providers import load_ladder_config  # noqa: E402
+from dse_tui.engine.specs.spec import parse_spec  # noqa: E402
 
 NO_REUSE = 1.01  # a similarity no match reaches
 

@@ -20,9 +20,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from humaneval_tasks import load_tasks, without_one_line  # noqa: E402
 
-from dse_tui.engine.core import Engine  # noqa: E402
+from dse_tui.engine.facade import Engine  # noqa: E402
 from dse_tui.engine.errors import BadInput, SpecFailed  # noqa: E402
-from dse_tui.engine.spec import parse_spec  # noqa: E402
+from dse_tui.engine.specs.spec import parse_spec  # noqa: E402
 
 
 def main() -> int:

@@ -14,7 +14,7 @@ import statistics
 import tempfile
 import time
 
-from dse_tui.engine.core import Engine
+from dse_tui.engine.facade import Engine
 from dse_tui.engine.sandbox import available_sandboxes, select_sandbox
 
 # (query a user might type, inputs for the function it should find)

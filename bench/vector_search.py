@@ -80,7 +80,7 @@ def embed_corpus(texts: list[str], real: int, cache: Path | None, cache_dir: Pat
         if len(vecs) >= len(texts) and meta["real"] >= min(real, len(texts)):
             return vecs[: len(texts)], f"{meta['how']} (cached in {cache})"
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from dse_tui.engine.embedder import Embedder
+    from dse_tui.engine.library.embedder import Embedder
 
     emb = Embedder(cache_dir)
     real = min(real, len(texts))
@@ -147,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--reuse-db", action="store_true", help="keep --db if it already holds n artifacts")
     args = ap.parse_args(argv)
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from dse_tui.engine.embedder import Embedder
+    from dse_tui.engine.library.embedder import Embedder
     from dse_tui.store import ArtifactStore, embed_text
 
     def emit(**kw):

@@ -29,7 +29,7 @@ from dse_tui.screens.transcripts import TranscriptsScreen
 from dse_tui.screens.widgets.host import PaletteCommand, ShellStatus
 
 if TYPE_CHECKING:
-    from dse_tui.engine.core import Engine
+    from dse_tui.engine.facade import Engine
     from dse_tui.engine.events import Event
 
 DEFAULT_THEME = "ansi-dark"  # ANSI colours: readable on the Linux console and over any SSH terminal
@@ -145,7 +145,7 @@ class DSEApp(App):
     def _open_engine(self) -> None:
         engine = self._injected
         if engine is None:
-            from dse_tui.engine.core import Engine
+            from dse_tui.engine.facade import Engine
 
             engine = Engine(self._home)
         step = "loading the embedder and the starter library…" if self._import_starter else "opening the store…"

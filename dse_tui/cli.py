@@ -111,7 +111,7 @@ def _e(value: Any) -> str:
 
 
 def _open_engine(args: argparse.Namespace, *, starter: bool = True):
-    from dse_tui.engine.core import Engine
+    from dse_tui.engine.facade import Engine
 
     engine = Engine(args.home)
     if starter:
@@ -199,7 +199,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from dse_tui.engine.core import summary
+    from dse_tui.engine.facade import summary
     from dse_tui.engine.errors import BadInput
 
     if args.limit < 1 or args.offset < 0:
@@ -263,8 +263,8 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    from dse_tui.engine.ask import AttemptFinished, AttemptStarted, TierSkipped
-    from dse_tui.engine.spec import load_spec_file
+    from dse_tui.engine.generation.ask import AttemptFinished, AttemptStarted, TierSkipped
+    from dse_tui.engine.specs.spec import load_spec_file
 
     spec = load_spec_file(args.spec)
     engine = _open_engine(args)

@@ -13,7 +13,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from helpers import ADD_CODE, ADD_SPEC, SORT_CODE, SORT_CODE_WRONG, SORT_SPEC  # noqa: E402
 
 from dse_tui.engine.errors import SpecFailed  # noqa: E402
-from dse_tui.engine.providers import Ladder, ScriptedProvider, TierConfig  # noqa: E402
+from dse_tui.engine.generation.providers import Ladder, ScriptedProvider, TierConfig  # noqa: E402
 
 
 @pytest.fixture

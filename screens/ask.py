@@ -35,8 +35,8 @@ from dse_tui.screens.widgets.host import PaletteCommand
 from dse_tui.screens.widgets.status import StatusLine
 
 if TYPE_CHECKING:
-    from dse_tui.engine.ask import AskResult
-    from dse_tui.engine.providers import Ladder, Provider, TierConfig
+    from dse_tui.engine.generation.ask import AskResult
+    from dse_tui.engine.generation.providers import Ladder, Provider, TierConfig
 
 SPEC_TEMPLATE = """\
 # Checked in the sandbox; only code that passes is kept.
@@ -148,7 +148,7 @@ class AskScreen(EngineScreen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="ask-ladder", name="load the model ladder")
     def _load_ladder(self) -> None:
-        from dse_tui.engine.providers import load_ladder_config, provider_for_tier
+        from dse_tui.engine.generation.providers import load_ladder_config, provider_for_tier
 
         ladder = self.ladder or load_ladder_config()
         providers = dict(self.providers)
@@ -195,7 +195,7 @@ class AskScreen(EngineScreen):
         if self.engine is None or self.ladder is None:
             self.notify("The engine is still starting; try again in a moment.", title="Ask", severity="warning")
             return
-        from dse_tui.engine.spec import SpecError, parse_spec
+        from dse_tui.engine.specs.spec import SpecError, parse_spec
 
         try:
             spec = parse_spec(self.query_one("#spec", TextArea).text, "spec")

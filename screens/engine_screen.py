@@ -9,7 +9,7 @@ from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 if TYPE_CHECKING:
-    from dse_tui.engine.core import Engine
+    from dse_tui.engine.facade import Engine
 
 
 NARROW_BELOW = 100  # columns; below this a screen's panes stack (its .tcss keys on -narrow)

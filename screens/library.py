@@ -24,7 +24,7 @@ from dse_tui.screens.widgets.host import PaletteCommand
 from dse_tui.screens.widgets.status import StatusLine
 
 if TYPE_CHECKING:
-    from dse_tui.engine.core import Engine, RunOutcome
+    from dse_tui.engine.facade import Engine, RunOutcome
     from dse_tui.store.records import Artifact
 
 QUALITY_CHOICES = [("any", 0.0), ("≥ 0.5", 0.5), ("≥ 0.75", 0.75), ("≥ 0.9", 0.9)]

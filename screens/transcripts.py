@@ -27,7 +27,7 @@ from dse_tui.screens.widgets.host import PaletteCommand
 from dse_tui.screens.widgets.status import StatusLine
 
 if TYPE_CHECKING:
-    from dse_tui.engine.core import Engine
+    from dse_tui.engine.facade import Engine
     from dse_tui.store.generation import AttemptRecord, Transcript
 
 MODEL_CHARS = 16  # model names like "SmolLM2-135M-Instruct.Q4_1.gguf" would crowd a progress line

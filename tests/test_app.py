@@ -32,7 +32,7 @@ def status_text(app) -> tuple[str, str]:
 def test_app_module_imports_no_engine_or_heavy_libraries():
     probe = (
         "import sys, dse_tui.app\n"
-        "print(sorted(m for m in sys.modules if m.startswith('dse_tui.engine.core') or m.startswith('dse_tui.store')"
+        "print(sorted(m for m in sys.modules if m.startswith('dse_tui.engine.facade') or m.startswith('dse_tui.store')"
         " or m.split('.')[0] in ('fastembed', 'onnxruntime', 'numpy', 'sqlite_vec', 'anthropic', 'ollama', 'llama_cpp')))\n"
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.strip()
@@ -41,7 +41,7 @@ def test_app_module_imports_no_engine_or_heavy_libraries():
 
 async def test_engine_opens_after_first_frame_and_imports_starter_library(tmp_home, embedder, monkeypatch):
     """A fresh home: the worker creates the engine and fills the library; progress shows meanwhile."""
-    from dse_tui.engine import embedder as embedder_module
+    from dse_tui.engine.library import embedder as embedder_module
 
     # Share the session's loaded model; everything else (store, sandbox, import) is real.
     monkeypatch.setattr(embedder_module, "get_embedder", lambda *args, **kwargs: embedder)
@@ -60,7 +60,7 @@ async def test_engine_opens_after_first_frame_and_imports_starter_library(tmp_ho
 
 
 async def test_weak_sandbox_is_a_plain_warning(tmp_home, embedder):
-    from dse_tui.engine.core import Engine
+    from dse_tui.engine.facade import Engine
 
     engine = Engine(tmp_home, embedder=embedder, sandbox=FixedSandbox())
     app = DSEApp(engine=engine, import_starter=False)

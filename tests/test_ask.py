@@ -9,11 +9,11 @@ import threading
 
 import pytest
 
-from dse_tui.engine.core import Engine
+from dse_tui.engine.facade import Engine
 from dse_tui.engine.errors import BadInput
 
-from dse_tui.engine.ask import AskSettings, AttemptFinished
-from dse_tui.engine.providers import Ladder, ProviderError, ScriptedProvider, TierConfig
+from dse_tui.engine.generation.ask import AskSettings, AttemptFinished
+from dse_tui.engine.generation.providers import Ladder, ProviderError, ScriptedProvider, TierConfig
 
 from helpers import ADD_CODE, ADD_SPEC
 

@@ -10,7 +10,7 @@ import pytest
 from textual.widgets import Input, Select, Static, TextArea
 
 from dse_tui.app import DSEApp
-from dse_tui.engine.providers import Ladder, ScriptedProvider, TierConfig
+from dse_tui.engine.generation.providers import Ladder, ScriptedProvider, TierConfig
 from dse_tui.screens.ask import AskScreen
 from dse_tui.screens.transcripts import TranscriptsScreen
 from dse_tui.screens.widgets.host import ShellStatus

@@ -131,7 +131,7 @@ def test_json_error_shape(starter_home):
 
 
 def test_stored_text_that_looks_like_markup_prints_as_written(tmp_path):
-    from dse_tui.engine.core import Engine
+    from dse_tui.engine.facade import Engine
 
     home = tmp_path / "home"
     engine = Engine(home)

@@ -2,7 +2,7 @@
 
 import pytest
 
-from dse_tui.engine.codeextract import ExtractionError, extract_code
+from dse_tui.engine.generation.codeextract import ExtractionError, extract_code
 
 
 def test_fenced_block_with_prose_around():

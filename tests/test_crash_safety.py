@@ -15,7 +15,7 @@ WRITER = textwrap.dedent(
     """
     import sys, threading
     from concurrent.futures import ThreadPoolExecutor
-    from dse_tui.engine.core import Engine
+    from dse_tui.engine.facade import Engine
     from dse_tui.engine.sandbox import select_sandbox
 
     engine = Engine(sys.argv[1], sandbox=select_sandbox())

@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
-from dse_tui.engine.embedder import (DIM, TOKENIZER_FILES, Embedder, find_onnx_model, get_embedder,
+from dse_tui.engine.library.embedder import (DIM, TOKENIZER_FILES, Embedder, find_onnx_model, get_embedder,
                                      prepare_model_dir)
 from dse_tui.store import Artifact, ArtifactStore, ArtifactType, embed_text
 
@@ -31,7 +31,7 @@ def test_model_dir_is_assembled_from_packages(tmp_path):
 
 
 def test_construction_is_lazy(tmp_path):
-    code = (f"import sys; from dse_tui.engine.embedder import Embedder, get_embedder; "
+    code = (f"import sys; from dse_tui.engine.library.embedder import Embedder, get_embedder; "
             f"e = get_embedder({str(tmp_path)!r}); print('fastembed' in sys.modules, 'onnxruntime' in sys.modules, e.loaded)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})

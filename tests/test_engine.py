@@ -3,7 +3,7 @@
 import pytest
 
 from dse_tui.engine.errors import BadInput, NotFound, SpecFailed
-from dse_tui.engine.spec import parse_spec
+from dse_tui.engine.specs.spec import parse_spec
 
 from helpers import ADD_CODE, ADD_SPEC, SORT_CODE, SORT_CODE_WRONG, SORT_SPEC
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from dse_tui.engine.providers import Ladder, TierConfig
+from dse_tui.engine.generation.providers import Ladder, TierConfig
 from fakes import FakeAnthropic, FakeOllama, Reply
 from helpers import ADD_CODE, ADD_SPEC
 

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from dse_tui.engine.providers import (
+from dse_tui.engine.generation.providers import (
     Completion,
     LadderConfigError,
     Message,
@@ -400,7 +400,7 @@ def test_user_file_overrides_fields_and_appends_tiers(tmp_path, monkeypatch):
 def test_providers_import_no_sdk_and_no_textual():
     code = (
         "import sys\n"
-        "from dse_tui.engine.providers import make_provider, load_ladder\n"
+        "from dse_tui.engine.generation.providers import make_provider, load_ladder\n"
         "load_ladder(user=False)\n"
         "for n in ('embedded', 'ollama', 'anthropic', 'scripted'): make_provider(n)\n"
         "make_provider('anthropic').available(); make_provider('embedded').available()\n"

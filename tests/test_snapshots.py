@@ -53,7 +53,7 @@ class StandInSandbox:
 
 @pytest.fixture
 def snapshot_home(tmp_path, embedder, monkeypatch):
-    from dse_tui.engine.core import Engine
+    from dse_tui.engine.facade import Engine
 
     counter = itertools.count(1)
     monkeypatch.setattr(uuid, "uuid4", lambda: uuid.UUID(int=(next(counter) * 0x1111_1111) << 96))
@@ -66,7 +66,7 @@ def snapshot_home(tmp_path, embedder, monkeypatch):
 
 
 def make_app(home, embedder, strength: str) -> DSEApp:
-    from dse_tui.engine.core import Engine
+    from dse_tui.engine.facade import Engine
 
     engine = Engine(home, embedder=embedder, sandbox=StandInSandbox(strength))
     return DSEApp(engine=engine, import_starter=False)

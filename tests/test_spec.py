@@ -3,7 +3,7 @@
 import pytest
 
 from dse_tui.engine.errors import SpecError
-from dse_tui.engine.spec import Comparison, load_spec_file, parse_spec
+from dse_tui.engine.specs.spec import Comparison, load_spec_file, parse_spec
 
 GOOD = """\
 function: sort_list

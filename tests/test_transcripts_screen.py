@@ -9,7 +9,7 @@ import pytest
 from textual.widgets import DataTable, Static
 
 from dse_tui.app import DSEApp
-from dse_tui.engine.providers import ScriptedProvider
+from dse_tui.engine.generation.providers import ScriptedProvider
 from dse_tui.screens.transcripts import TranscriptsScreen
 
 from helpers import ADD_SPEC, SORT_CODE, SORT_SPEC

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from dse_tui.engine.sandbox import available_sandboxes, select_sandbox
 
 if TYPE_CHECKING:
-    from dse_tui.engine.core import Engine
+    from dse_tui.engine.facade import Engine
 
 
 def _sandbox_section() -> dict[str, Any]:
@@ -48,7 +48,7 @@ def _store_section(engine: Engine) -> dict[str, Any]:
 
 def tiers_section() -> dict[str, Any]:
     try:
-        from dse_tui.engine.providers import load_ladder_config, provider_for_tier
+        from dse_tui.engine.generation.providers import load_ladder_config, provider_for_tier
     except ImportError as exc:
         return {"ok": False, "error": f"providers unavailable: {exc}", "tiers": []}
     tiers = []

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from textual.signal import Signal
     from textual.worker import Worker
 
-    from dse_tui.engine.core import Engine
+    from dse_tui.engine.facade import Engine
 
 
 @dataclass(frozen=True)

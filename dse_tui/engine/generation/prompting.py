@@ -7,8 +7,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from dse_tui.engine.providers.base import Message
-from dse_tui.engine.spec import Spec
+from dse_tui.engine.generation.providers.base import Message
+from dse_tui.engine.specs.spec import Spec
 
 SYSTEM_PROMPT = (
     "You are a careful Python programmer. Write one self-contained Python module using only the "

@@ -64,7 +64,7 @@ def find_tokenizer_dir() -> Path:
         candidates.append(Path(str(files("dse_tui.presets") / "embedder")))
     except (ModuleNotFoundError, TypeError):
         pass
-    candidates.append(Path(__file__).resolve().parents[2] / "presets" / "embedder")
+    candidates.append(Path(__file__).resolve().parents[3] / "presets" / "embedder")
     for path in candidates:
         if all((path / name).is_file() for name in TOKENIZER_FILES):
             return path

@@ -14,22 +14,20 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
-from dse_tui.engine.codeextract import ExtractionError, extract_code
-from dse_tui.engine.core import MAX_QUERY_CHARS  # core imports this module lazily, inside Engine.ask
+from dse_tui.engine.generation.codeextract import ExtractionError, extract_code
 from dse_tui.engine.errors import BadInput
 from dse_tui.engine.events import Event
-from dse_tui.engine.prompting import Example, PreviousAttempt, build_messages
-from dse_tui.engine.providers import Ladder, Provider, ProviderError, TierConfig, complete_tier, load_ladder_config, provider_for_tier
-from dse_tui.engine.spec import Spec
-from dse_tui.engine.testing import run_spec
-from dse_tui.engine.tierlearning import predict_start_tier
+from dse_tui.engine.limits import MAX_QUERY_CHARS, MAX_TASK_CHARS
+from dse_tui.engine.generation.prompting import Example, PreviousAttempt, build_messages
+from dse_tui.engine.generation.providers import Ladder, Provider, ProviderError, TierConfig, complete_tier, load_ladder_config, provider_for_tier
+from dse_tui.engine.specs.spec import Spec
+from dse_tui.engine.specs.runner import run_spec
+from dse_tui.engine.generation.tierlearning import predict_start_tier
 from dse_tui.store.generation import AttemptRecord
 from dse_tui.store.records import Artifact, MetricPoint, utcnow
 
 if TYPE_CHECKING:
-    from dse_tui.engine.core import Engine, Match
-
-MAX_TASK_CHARS = 10_000
+    from dse_tui.engine.facade import Engine, Match
 
 
 @dataclass

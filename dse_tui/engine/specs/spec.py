@@ -15,9 +15,8 @@ from typing import Any
 import yaml
 
 from dse_tui.engine.errors import SpecError
+from dse_tui.engine.limits import MAX_DESCRIPTION_CHARS, MAX_SPEC_CHARS
 
-MAX_DESCRIPTION_CHARS = 10_000
-MAX_SPEC_CHARS = 1_000_000  # checked before parsing: YAML parsing of megabytes is slow
 
 TOP_KEYS = {"function", "description", "behaviors", "tests", "tags", "name", "type"}
 BEHAVIOR_KEYS = {"behavior", "given", "then", "probe"}

@@ -17,18 +17,17 @@ from typing import Any, Callable, Iterable
 
 from dse_tui.engine import paths
 from dse_tui.engine.errors import BadInput, NotFound, SpecFailed
+from dse_tui.engine.limits import MAX_CODE_BYTES, MAX_NAME_CHARS, MAX_QUERY_CHARS
 from dse_tui.engine.events import ArtifactRan, ArtifactStored, CheckFinished, EventBus, Progress
 from dse_tui.engine.presets import starter_library
 from dse_tui.engine.sandbox import Sandbox, select_sandbox
-from dse_tui.engine.spec import Spec, load_spec_file, parse_spec
-from dse_tui.engine.testing import CallResult, TestResults, call_function, run_spec
+from dse_tui.engine.specs.spec import Spec, load_spec_file, parse_spec
+from dse_tui.engine.specs.runner import CallResult, TestResults, call_function, run_spec
 from dse_tui.store.artifacts import ArtifactStore
 from dse_tui.store.generation import GenerationLog
 from dse_tui.store.records import Artifact, ArtifactType, MetricPoint, utcnow
 from dse_tui.store.vectors import embed_text  # what an artifact is found by: its meaning, not its code
 
-MAX_CODE_BYTES = 1_000_000
-MAX_QUERY_CHARS = 4_000
 
 
 @dataclass
@@ -144,7 +143,7 @@ class Engine:
     def embedder(self) -> Any:
         with self._embedder_lock:
             if self._embedder is None:
-                from dse_tui.engine.embedder import get_embedder
+                from dse_tui.engine.library.embedder import get_embedder
 
                 self._embedder = get_embedder(paths.cache_dir(self.home))
             if not self._model_checked:
@@ -202,8 +201,8 @@ class Engine:
         if isinstance(spec, str):
             spec = parse_spec(spec)
         name = (name or spec.name or spec.function).strip()
-        if not name or len(name) > 200:
-            raise BadInput("artifact name must be 1-200 characters")
+        if not name or len(name) > MAX_NAME_CHARS:
+            raise BadInput(f"artifact name must be 1-{MAX_NAME_CHARS} characters")
         results = self.test(code, spec, on_check=on_check)
         if not results.all_passed:
             raise SpecFailed(f"{name} failed its spec:\n{results.failure_summary()}", results.to_dict())
@@ -365,7 +364,7 @@ class Engine:
         on_event: Callable | None = None,
     ):
         """Reuse a tested artifact that passes `spec`, else generate one up the model ladder."""
-        from dse_tui.engine.ask import Asker, AskSettings
+        from dse_tui.engine.generation.ask import Asker, AskSettings
 
         if isinstance(spec, str):
             spec = parse_spec(spec)

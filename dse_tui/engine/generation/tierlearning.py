@@ -12,7 +12,7 @@ from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from dse_tui.engine.core import Engine
+    from dse_tui.engine.facade import Engine
 
 NEIGHBOURS = 5
 MIN_SIMILARITY = 0.55

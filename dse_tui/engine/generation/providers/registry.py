@@ -4,10 +4,10 @@ from __future__ import annotations
 from .base import Provider, TierConfig
 
 _CLASSES = {
-    "embedded": ("dse_tui.engine.providers.embedded", "EmbeddedProvider"),
-    "ollama": ("dse_tui.engine.providers.ollama_api", "OllamaProvider"),
-    "anthropic": ("dse_tui.engine.providers.anthropic_api", "AnthropicProvider"),
-    "scripted": ("dse_tui.engine.providers.scripted", "ScriptedProvider"),
+    "embedded": ("dse_tui.engine.generation.providers.embedded", "EmbeddedProvider"),
+    "ollama": ("dse_tui.engine.generation.providers.ollama_api", "OllamaProvider"),
+    "anthropic": ("dse_tui.engine.generation.providers.anthropic_api", "AnthropicProvider"),
+    "scripted": ("dse_tui.engine.generation.providers.scripted", "ScriptedProvider"),
 }
 PROVIDER_NAMES = tuple(_CLASSES)
 # What a tier's `options` may set, per provider (the model comes from the tier itself).

@@ -15,7 +15,7 @@ from .base import TierConfig
 from .registry import PROVIDER_NAMES, PROVIDER_OPTIONS
 
 PRESET_NAME = "models.yaml"
-_REPO_PRESET = Path(__file__).resolve().parents[3] / "presets" / PRESET_NAME
+_REPO_PRESET = Path(__file__).resolve().parents[4] / "presets" / PRESET_NAME
 _TIER_KEYS = {"name", "provider", "model", "temperature", "max_tokens", "timeout_s",
               "price_in_per_mtok", "price_out_per_mtok", "options"}
 _TOP_KEYS = {"tiers", "temperature_schedule", "max_attempts", "daily_budget_usd"}

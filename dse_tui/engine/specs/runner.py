@@ -15,9 +15,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable
 
-from dse_tui.engine import quality
+from dse_tui.engine.specs import quality
 from dse_tui.engine.sandbox import Limits, Sandbox, SandboxResult
-from dse_tui.engine.spec import Spec
+from dse_tui.engine.specs.spec import Spec
 
 SPEC_LIMITS = Limits(timeout_s=15.0, cpu_s=15, memory_mb=1024)
 CALL_LIMITS = Limits(timeout_s=10.0, cpu_s=10, memory_mb=1024)

@@ -1,0 +1,2 @@
+"""Improving an artifact from measured evidence: strategies, paired measurement against the
+incumbent, promotion and rollback. Declared; to come."""

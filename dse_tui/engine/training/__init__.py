@@ -1,0 +1,1 @@
+"""The best artifacts as fine-tuning data for specialist models. Declared; to come."""
