@@ -11,12 +11,19 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent / "tests"))  # tests/helpers.py and tests/fakes
 
 
+@pytest.fixture(scope="session")
+def _session_cache(tmp_path_factory) -> Path:
+    """One cache for the whole run (the embedded tier's probe verdicts), never the user's."""
+    return tmp_path_factory.mktemp("xdg_cache")
+
+
 @pytest.fixture(autouse=True)
-def _isolated_environment(tmp_path_factory, monkeypatch):
-    """No test touches the user's real data or config, or reaches a real model server."""
+def _isolated_environment(tmp_path_factory, monkeypatch, _session_cache):
+    """No test touches the user's real data, config or cache, or reaches a real model server."""
     home = tmp_path_factory.mktemp("dse_home_env")
     monkeypatch.setenv("DSE_HOME", str(home))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "config"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(_session_cache))
     monkeypatch.setenv("OLLAMA_HOST", "http://127.0.0.1:9")  # discard port: nothing listens
     monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
     monkeypatch.delenv("DSE_MODELS_FILE", raising=False)

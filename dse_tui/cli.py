@@ -255,7 +255,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         st = report["store"]
         console.print(f"store     {st['path']} — {st.get('count', '?')} artifacts, {st.get('size_bytes', 0) / 1e6:.1f} MB", markup=False)
         for tier in report["llm"].get("tiers", []):
-            state = "[green]available[/]" if tier["available"] else f"[yellow]unavailable[/]: {_e(tier['reason'])}"
+            state = ("[green]available[/]" if tier["available"] else "[yellow]unavailable[/]") + f": {_e(tier['reason'])}"
             console.print(f"llm tier  {_e(tier['name']):<11} {_e(tier['provider'])}/{_e(tier['model'])} — {state}")
         if report["llm"].get("error"):
             console.print(f"llm       {report['llm']['error']}", markup=False)
@@ -356,7 +356,7 @@ def cmd_models(args: argparse.Namespace) -> int:
             console.print(f"[red]{_e(section['error'])}[/]")
         for t in section["tiers"]:
             price = f"${t['price_in_per_mtok']:g}/${t['price_out_per_mtok']:g} per MTok in/out"
-            state = "[green]available[/]" if t["available"] else f"[yellow]unavailable[/]: {_e(t['reason'])}"
+            state = ("[green]available[/]" if t["available"] else "[yellow]unavailable[/]") + f": {_e(t['reason'])}"
             console.print(f"[bold]{_e(t['name']):<11}[/] {_e(t['provider'])}/{_e(t['model'])}  {price}\n            {state}")
         if section.get("daily_budget_usd") is not None:
             console.print(f"daily budget ${section['daily_budget_usd']:g}, spent today ${section.get('spent_today_usd', 0):.4f}")

@@ -46,7 +46,9 @@ def _store_section(engine: Engine) -> dict[str, Any]:
     return {"ok": True, "path": str(engine.store.path), **stats}
 
 
-def tiers_section() -> dict[str, Any]:
+def tiers_section(*, probe: bool = True) -> dict[str, Any]:
+    """Every tier and whether it can answer. probe=True really uses a tier where looking is not
+    enough (the embedded model generates one token, remembered per build and CPU)."""
     try:
         from dse_tui.engine.generation.providers import load_ladder_config, provider_for_tier
     except ImportError as exc:
@@ -58,7 +60,8 @@ def tiers_section() -> dict[str, Any]:
         return {"ok": False, "error": str(exc), "tiers": []}
     for tier in ladder.tiers:
         try:
-            ok, reason = provider_for_tier(tier).available()
+            provider = provider_for_tier(tier)
+            ok, reason = provider.probe() if probe else provider.available()
         except Exception as exc:  # noqa: BLE001
             ok, reason = False, str(exc)
         tiers.append({

@@ -154,6 +154,7 @@ class Asker:
         self.log = engine.generation
         self.transcript_id = ""
         self.start_tier: str | None = None
+        self.crashed: set[str] = set()  # tiers whose model process crashed during this ask
 
     def emit(self, event: Event) -> None:
         self.engine.events.publish(event)
@@ -289,7 +290,9 @@ class Asker:
             chars = sum(len(m.content) for m in messages)
             position = self.affordable_position(usable, position, chars)
             if position is None:
-                return self._finish("failed", None, None, n - 1, "budget exhausted: no affordable tier left", prediction)
+                why = ("no tier left: the others crashed or are over budget" if self.crashed
+                       else "budget exhausted: no affordable tier left")
+                return self._finish("failed", None, None, n - 1, why, prediction)
             tier = usable[position]
             temperature = self.ladder.temperature_for(tier, n - 1)
             self.emit(AttemptStarted(self.transcript_id, n, tier.name, tier.model, temperature))
@@ -311,7 +314,7 @@ class Asker:
         """The rung to use: `position` if the budgets allow it, else the next affordable one up,
         else the highest affordable one below (a free rung retries rather than giving up)."""
         for i in [*range(position, len(usable)), *range(position - 1, -1, -1)]:
-            if self.affordable(usable[i], chars):
+            if usable[i].name not in self.crashed and self.affordable(usable[i], chars):
                 return i
         return None
 
@@ -324,6 +327,9 @@ class Asker:
             record.error = f"the model call failed: {exc}"
             record.duration_ms = (time.perf_counter() - started) * 1000
             self.log.add_attempt(self.transcript_id, record)
+            if exc.kind == "crashed":  # it would crash again: the climb goes on without it
+                self.crashed.add(tier.name)
+                self.skip(tier, f"crashed: {exc.message}")
             return record, None
         record.reply = completion.text
         record.model = completion.model or tier.model  # what answered, as the provider names it

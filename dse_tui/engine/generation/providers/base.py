@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 MAX_MESSAGE = 240
-ERROR_KINDS = frozenset({"http", "timeout", "malformed", "unavailable", "unknown_model", "cancelled"})
+ERROR_KINDS = frozenset({"http", "timeout", "malformed", "unavailable", "unknown_model", "cancelled", "crashed"})
 
 
 @dataclass
@@ -39,7 +39,8 @@ class ProviderError(Exception):
 
     kinds: http (4xx/5xx), timeout, malformed (body we cannot read),
     unavailable (no server / key / model file), unknown_model, cancelled
-    (the caller's cancel event was set while the model was writing).
+    (the caller's cancel event was set while the model was writing), crashed
+    (the process running the model died: a native crash, say which signal).
     """
 
     def __init__(self, kind: str, message: str, *, provider: str = "", status: int | None = None):
@@ -60,6 +61,11 @@ class Provider(ABC):
     @abstractmethod
     def available(self) -> tuple[bool, str]:
         """(ok, reason). Cheap: at most one short local request."""
+
+    def probe(self) -> tuple[bool, str]:
+        """(ok, reason) from really using the provider where `available` can only look
+        (the embedded model generates a token). Default: `available`."""
+        return self.available()
 
     @abstractmethod
     def complete(
