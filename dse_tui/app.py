@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import signal
+import threading
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
@@ -23,6 +24,7 @@ from textual.message import Message
 from textual.signal import Signal
 from textual.worker import Worker, WorkerState
 
+from dse_tui.engine import shutdown
 from dse_tui.screens.ask import AskScreen
 from dse_tui.screens.library import LibraryScreen
 from dse_tui.screens.transcripts import TranscriptsScreen
@@ -32,6 +34,7 @@ if TYPE_CHECKING:
     from dse_tui.engine.facade import Engine
     from dse_tui.engine.events import Event
 
+EXIT_GRACE_S = 5.0
 DEFAULT_THEME = "ansi-dark"  # ANSI colours: readable on the Linux console and over any SSH terminal
 
 
@@ -98,9 +101,12 @@ class DSEApp(App):
         import_starter: bool = True,
         keymap: dict[str, str] | None = None,
         theme: str | None = None,
+        owns_process: bool = False,
     ) -> None:
-        """`engine` lets tests inject an open engine; the app then neither creates nor closes it."""
+        """`engine` lets tests inject an open engine; the app then neither creates nor closes it.
+        `owns_process`: the app is the process (`dse`), so its exit ends all of DSE's work."""
         super().__init__()
+        self._owns_process = owns_process
         self.animation_level = "none"  # low-resource default: no animation over SSH or on a Pi
         self._home = home
         self._injected = engine
@@ -121,11 +127,14 @@ class DSEApp(App):
         return True
 
     def on_mount(self) -> None:
-        # A dropped SSH connection sends SIGHUP: leave through the normal exit path (workers
-        # cancelled, terminal restored) instead of dying mid-write. The loop's own handler
-        # wakes it; a plain signal.signal handler would wait for the next terminal event.
-        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self.exit, None, 129)
+        # A dropped SSH connection (SIGHUP), `kill` (SIGTERM) or SIGINT from outside: leave
+        # through the normal exit path (terminal restored) instead of dying mid-write, after
+        # ending every sandbox and the model worker and marking a running ask interrupted.
+        # The loop's own handler wakes it; signal.signal would wait for the next terminal event.
+        loop = asyncio.get_running_loop()
+        for signum in shutdown.HANDLED:
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(signum, self.end_by_signal, signum)
         if self._theme_name in self.available_themes:
             self.theme = self._theme_name
         if self._keymap:
@@ -133,7 +142,17 @@ class DSEApp(App):
         # After the first frame, so the UI shows before the engine's imports begin.
         self.call_after_refresh(self._open_engine)
 
+    def end_by_signal(self, signum: int) -> None:
+        if self._owns_process:
+            shutdown.request(shutdown.signal_text(signum))
+        self.exit(None, 128 + signum)
+
     def on_unmount(self) -> None:
+        if self._owns_process:
+            # Whatever still runs in a worker thread gets a few seconds to record how it ended:
+            # Python waits for those threads at exit, and an HTTP call may not end for minutes.
+            shutdown.request(shutdown.requested() or "the TUI was closed")
+            exit_after(EXIT_GRACE_S, lambda: int(self.return_code or 0))
         if self._unsubscribe is not None:
             self._unsubscribe()
         if self.engine is not None and self._injected is None:
@@ -203,9 +222,10 @@ class DSEApp(App):
         """Worker state messages do not bubble, so screens forward their failed workers here."""
         error = worker.error
         from dse_tui.engine.errors import DSEError  # the engine is loaded by now (or its import failed)
+        from dse_tui.store.errors import StoreError
 
-        # Engine errors are written for users; anything else is a bug, so name its type.
-        text = str(error) if isinstance(error, DSEError) else f"{type(error).__name__}: {error}"
+        # Engine and store errors are written for users; anything else is a bug, so name its type.
+        text = str(error) if isinstance(error, (DSEError, StoreError)) else f"{type(error).__name__}: {error}"
         self.notify(text, title=f"Could not {worker.name}", severity="error", timeout=8)
         if worker.group == "engine":
             self._set_status(replace(self.status, message="the engine did not start"))
@@ -228,6 +248,17 @@ class DSEApp(App):
         self.notify(text, title="Sandbox", severity="warning" if status.warning else "information", timeout=15)
 
 
+def exit_after(seconds: float, code: Callable[[], int]) -> None:
+    """End the process `seconds` from now if it is still here (a daemon thread: it dies
+    quietly when the process exits first)."""
+
+    def later() -> None:
+        time.sleep(seconds)
+        os._exit(code())
+
+    threading.Thread(target=later, name="exit-watchdog", daemon=True).start()
+
+
 def load_keymap() -> dict[str, str]:
     """Binding id -> keys, from $DSE_KEYMAP or $XDG_CONFIG_HOME/dse/keymap.yaml (e.g. `library.run: ctrl+r`)."""
     path = os.environ.get("DSE_KEYMAP") or os.path.join(
@@ -244,6 +275,6 @@ def load_keymap() -> dict[str, str]:
 
 def run_app(home: str | None = None) -> int:
     """`dse` with no arguments: open the TUI on `home` (default: $DSE_HOME or the XDG data dir)."""
-    app = DSEApp(home, keymap=load_keymap())
+    app = DSEApp(home, keymap=load_keymap(), owns_process=True)
     app.run()
     return int(app.return_code or 0)

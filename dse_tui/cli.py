@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import signal
 import sys
 from typing import Any, Callable
 
@@ -59,7 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="run an artifact in the sandbox on JSON keyword arguments")
     p.add_argument("ref", metavar="NAME_OR_ID")
-    p.add_argument("--input", default="{}", help='keyword arguments as a JSON object, e.g. \'{"items": [3, 1]}\'')
+    p.add_argument("--input", default="{}", help='keyword arguments as a JSON object, e.g. \'{"items": [3, 1]}\', '
+                   "or @FILE to read them from a file")
     _common(p)
 
     p = sub.add_parser("list", help="list stored artifacts")
@@ -73,6 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
 
     p = sub.add_parser("doctor", help="which sandbox, embedder, LLM tiers and store are in use")
+    p.add_argument("--check", action="store_true",
+                   help="check the store file; if damaged, copy what is readable into a new file beside it")
+    p.add_argument("--replace", action="store_true", help="with --check: put the recovered copy in place of the damaged store")
     _common(p)
 
     p = sub.add_parser("ask", help="reuse a tested artifact for TASK, or generate one up the model ladder")
@@ -104,10 +110,18 @@ def _console():
 
 def _e(value: Any) -> str:
     """Stored text (tasks, names, model replies, error messages) shown inside Rich markup:
-    a `[/x]` in it must print as written, not be read as a tag."""
+    a `[/x]` in it must print as written, not be read as a tag, and a control character
+    (an ESC sequence) as a visible escape, never acted on by the terminal."""
     from rich.markup import escape
 
-    return escape(str(value))
+    return escape(_v(value))
+
+
+def _v(value: Any) -> str:
+    """Stored text printed without markup: control characters made visible."""
+    from dse_tui.engine.display import visible
+
+    return visible(str(value))
 
 
 def _open_engine(args: argparse.Namespace, *, starter: bool = True):
@@ -177,11 +191,17 @@ def cmd_find(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from dse_tui.engine.errors import BadInput
+    from dse_tui.engine.validation import load_json
 
-    try:
-        inputs = json.loads(args.input)
-    except json.JSONDecodeError as exc:
-        raise BadInput(f"--input is not valid JSON: {exc.msg} at column {exc.colno}") from None
+    text = args.input
+    if text.startswith("@"):  # --input @file.json: inputs too long for a command line
+        try:
+            text = open(text[1:], "rb").read().decode("utf-8")
+        except OSError as exc:
+            raise BadInput(f"--input {text}: cannot read: {exc.strerror or exc}") from None
+        except UnicodeDecodeError as exc:
+            raise BadInput(f"--input {text}: not UTF-8 text (byte {exc.start})") from None
+    inputs = load_json(text, "--input")
     if not isinstance(inputs, dict):
         raise BadInput('--input must be a JSON object of keyword arguments, e.g. {"items": [3, 1]}')
     engine = _open_engine(args)
@@ -191,7 +211,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     else:
         console = _console()
         if outcome.success:
-            console.print(outcome.call.repr, markup=False)
+            console.print(_v(outcome.call.repr), markup=False)
             console.print(f"[dim]{outcome.call.execution_time_ms:.2f} ms in the function, {outcome.call.wall_ms:.1f} ms sandboxed, {outcome.call.memory_mb:.1f} MB[/]")
         else:
             console.print(f"[red]failed[/]: {_e(outcome.call.error)}")
@@ -229,37 +249,90 @@ def cmd_show(args: argparse.Namespace) -> int:
 
     console = _console()
     console.print(f"[bold]{_e(artifact.name)}[/] v{artifact.version}  {artifact.id}  quality {artifact.quality_score:.2f}  used {artifact.usage_count}×")
-    console.print(artifact.description, markup=False)
-    console.print(Syntax(artifact.content, "python", theme="ansi_dark", line_numbers=True))
-    console.print(Syntax(artifact.spec, "yaml", theme="ansi_dark"))
+    console.print(_v(artifact.description), markup=False)
+    console.print(Syntax(_v(artifact.content), "python", theme="ansi_dark", line_numbers=True))
+    console.print(Syntax(_v(artifact.spec), "yaml", theme="ansi_dark"))
     for check in artifact.test_results.get("checks", []):
         console.print(f"  {'[green]✓[/]' if check['passed'] else '[red]✗[/]'} {_e(check['name'])}")
     if len(lineage) > 1:
-        console.print("lineage: " + " → ".join(f"{a.name} v{a.version}" for a in lineage), markup=False)
+        console.print("lineage: " + " → ".join(f"{_v(a.name)} v{a.version}" for a in lineage), markup=False)
     return EXIT_OK
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
-    engine = _open_engine(args, starter=False)
-    report = engine.doctor()
+    from dse_tui.engine import paths
+    from dse_tui.engine.doctor import report as doctor_report
+    from dse_tui.store.errors import StoreError
+
+    if args.check:
+        return _doctor_check(args)
+    home = paths.resolve_home(args.home)
+    try:
+        engine, store_error = _open_engine(args, starter=False), None
+    except StoreError as exc:  # doctor still says what works, and how to mend the store
+        engine, store_error = None, exc
+    report = doctor_report(home, engine, store_error)
     if args.json:
         _print_json(report)
+        return EXIT_OK
+    console = _console()
+    sb = report["sandbox"]
+    console.print(f"sandbox   {sb.get('description') or sb.get('selected')}", markup=False)
+    if sb.get("warning"):
+        console.print(f"[bold red]WARNING[/] {_e(sb['warning'])}")
+    em = report["embedder"]
+    console.print(f"embedder  {em.get('name', em.get('error'))} ({em.get('dim', '?')} dims)", markup=False)
+    st = report["store"]
+    if st["ok"]:
+        console.print(f"store     {st['path']} — {st.get('count', '?')} artifacts, {st.get('size_bytes', 0) / 1e6:.1f} MB",
+                      markup=False)
     else:
-        console = _console()
-        sb = report["sandbox"]
-        console.print(f"sandbox   {sb.get('description') or sb.get('selected')}", markup=False)
-        if sb.get("warning"):
-            console.print(f"[bold red]WARNING[/] {_e(sb['warning'])}")
-        em = report["embedder"]
-        console.print(f"embedder  {em.get('name', em.get('error'))} ({em.get('dim', '?')} dims)", markup=False)
-        st = report["store"]
-        console.print(f"store     {st['path']} — {st.get('count', '?')} artifacts, {st.get('size_bytes', 0) / 1e6:.1f} MB", markup=False)
-        for tier in report["llm"].get("tiers", []):
-            state = ("[green]available[/]" if tier["available"] else "[yellow]unavailable[/]") + f": {_e(tier['reason'])}"
-            console.print(f"llm tier  {_e(tier['name']):<11} {_e(tier['provider'])}/{_e(tier['model'])} — {state}")
-        if report["llm"].get("error"):
-            console.print(f"llm       {report['llm']['error']}", markup=False)
+        console.print(f"store     [red]{_e(st['error'])}[/]")
+    for tier in report["llm"].get("tiers", []):
+        state = ("[green]available[/]" if tier["available"] else "[yellow]unavailable[/]") + f": {_e(tier['reason'])}"
+        console.print(f"llm tier  {_e(tier['name']):<11} {_e(tier['provider'])}/{_e(tier['model'])} — {state}")
+    if report["llm"].get("error"):
+        console.print(f"llm       {_v(report['llm']['error'])}", markup=False)
+    llama = report["llama_cpp"]
+    built = " ".join(llama["features"]) or "baseline" if llama["built_by_install"] else llama["note"]
+    console.print(f"llama.cpp {built}", markup=False)
     return EXIT_OK
+
+
+def _doctor_check(args: argparse.Namespace) -> int:
+    """`dse doctor --check`: SQLite's integrity check; a damaged store's readable rows copied
+    into a new file beside it, and with --replace put in its place (the damaged file kept)."""
+    from dse_tui.engine import paths
+    from dse_tui.store import repair
+
+    path = str(paths.store_path(paths.resolve_home(args.home)))
+    checked = repair.check(path)
+    result: dict[str, Any] = {"path": path, "ok": checked.ok, "problems": checked.problems}
+    if not checked.ok and os.path.exists(path):
+        recovered = repair.recover(path)
+        result.update(recovered=recovered.target, copied=recovered.copied, unreadable=recovered.unreadable)
+        if args.replace:
+            result["damaged_kept_as"] = repair.replace_with(recovered.target, path)
+    if args.json:
+        _print_json(result)
+        return EXIT_OK if checked.ok else EXIT_NO
+    console = _console()
+    if checked.ok:
+        console.print(f"[green]ok[/]: {_e(path)} passed SQLite's integrity check")
+        return EXIT_OK
+    console.print(f"[red]damaged[/]: {_e(path)}")
+    for problem in checked.problems[:5]:
+        console.print(f"  {_e(problem)}")
+    if "recovered" in result:
+        rows = ", ".join(f"{table} {n}" for table, n in result["copied"].items() if n)
+        console.print(f"copied what could be read into {_e(result['recovered'])}: {_e(rows or 'no rows')}")
+        for table, why in result["unreadable"].items():
+            console.print(f"  [yellow]{_e(table)}[/]: stopped at damage ({_e(why)})")
+        if args.replace:
+            console.print(f"the recovered store is now {_e(path)}; the damaged one is kept as {_e(result['damaged_kept_as'])}")
+        else:
+            console.print("to use it: [bold]dse doctor --check --replace[/] (the damaged file is kept beside it)")
+    return EXIT_NO
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
@@ -314,12 +387,12 @@ def cmd_transcripts(args: argparse.Namespace) -> int:
         console = _console()
         console.print(f"[bold]{_e(transcript.task)}[/]  {transcript.outcome}  ${transcript.cost_usd:.4f}  {transcript.id}")
         if transcript.reason:
-            console.print(transcript.reason, markup=False)
+            console.print(_v(transcript.reason), markup=False)
         for a in transcript.attempt_records:
             console.rule(_e(f"attempt {a.n}: {a.tier} {a.model} T={a.temperature}  {'passed' if a.passed else 'failed'}"))
-            console.print(a.prompt[-1]["content"] if a.prompt else "", markup=False)
+            console.print(_v(a.prompt[-1]["content"]) if a.prompt else "", markup=False)
             console.print("[bold]reply[/]")
-            console.print(a.reply or "", markup=False)
+            console.print(_v(a.reply or ""), markup=False)
             if a.error:
                 console.print(f"[red]{_e(a.error)}[/]")
         return EXIT_OK
@@ -383,12 +456,23 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = parser.parse_args(argv)
     except UsageError as exc:
-        sys.stderr.write(f"dse: error: {exc}\n")
+        from dse_tui.engine.display import visible
+
+        sys.stderr.write(f"dse: error: {visible(str(exc), one_line=True)}\n")
         return EXIT_BAD
     if args.command is None:
-        from dse_tui.app import run_app
+        from dse_tui.terminal_guard import run_guarded
 
-        return run_app(home=args.home)
+        def tui() -> int:
+            from dse_tui.app import run_app
+
+            return run_app(home=args.home)
+
+        return run_guarded(tui)
+    from dse_tui.engine import shutdown
+    from dse_tui.store.errors import StoreError
+
+    shutdown.install_cli_handlers()
     try:
         return COMMANDS[args.command](args)
     except BadInput as exc:
@@ -397,15 +481,43 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(args, str(exc), EXIT_NO)
     except DSEError as exc:
         return _fail(args, str(exc), EXIT_NO)
-    except KeyboardInterrupt:
-        return 130
+    except StoreError as exc:  # damaged, full, busy, unreadable: one line that says what to do
+        return _fail(args, str(exc), EXIT_NO)
+    except OSError as exc:  # outside the store: the sandbox's work dir, the embedder's cache
+        return _fail(args, _os_error_text(exc), EXIT_NO)
+    except (KeyboardInterrupt, shutdown.Interrupted) as exc:
+        signum = getattr(exc, "signum", signal.SIGINT)
+        shutdown.request(shutdown.signal_text(signum))
+        _wait_for_sandboxes()
+        sys.stderr.write(f"dse: {shutdown.signal_text(signum)}\n")
+        return 128 + signum
+
+
+def _os_error_text(exc: OSError) -> str:
+    import errno
+
+    where = exc.filename or "a temporary file"
+    if exc.errno == errno.ENOSPC:
+        return f"no space left on the device holding {where}; nothing was stored (free some space and try again)"
+    return f"{where}: {exc.strerror or exc}"
+
+
+def _wait_for_sandboxes(timeout_s: float = 5.0) -> None:
+    """Let the threads whose sandboxes were just killed remove their work directories."""
+    runner = sys.modules.get("dse_tui.engine.sandbox.runner")
+    if runner is not None:
+        runner.LIVE.wait_idle(timeout_s)
 
 
 def _fail(args: argparse.Namespace, message: str, code: int) -> int:
-    line = " ".join(message.split())  # errors are one line, always
+    """One line per problem (a spec may have several), control characters made visible."""
+    from dse_tui.engine.display import visible
+
+    lines = [visible(" ".join(line.split())) for line in message.splitlines() if line.strip()] or ["failed"]
     if args.json:
-        _print_json({"error": line})
-    sys.stderr.write(f"dse: error: {line}\n")
+        _print_json({"error": lines[0], **({"errors": lines} if len(lines) > 1 else {})})
+    for line in lines:
+        sys.stderr.write(f"dse: error: {line}\n")
     return code
 
 

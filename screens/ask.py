@@ -20,7 +20,7 @@ from textual.message import Message
 from textual.widgets import Button, Footer, Input, Label, Select, Static, TextArea
 from textual.worker import Worker, WorkerState
 
-from dse_tui.engine.display import prediction_text
+from dse_tui.engine.display import prediction_text, visible
 from dse_tui.screens.transcripts import (
     TranscriptsScreen,
     duration_text,
@@ -249,7 +249,7 @@ class AskScreen(EngineScreen):
         if kind in ("TierSkipped", "AttemptStarted"):
             self._line("reuse", "no stored artifact passes this spec: generating", "-done")
         if kind == "TierSkipped":
-            self._line(f"skip-{event.tier}", f"skipped {event.tier}: {event.reason}", "-skipped")
+            self._line(f"skip-{event.tier}", f"skipped {event.tier}: {visible(event.reason, one_line=True)}", "-skipped")
         elif kind == "AttemptStarted":
             self._attempts[event.n] = event
             self._line(f"attempt-{event.n}", f"{self._attempt_head(event)} … running", "-running")
@@ -261,7 +261,7 @@ class AskScreen(EngineScreen):
             if event.passed:
                 self._line(f"attempt-{event.n}", f"{head} ✓ passed{extra}", "-passed")
             else:
-                self._line(f"attempt-{event.n}", f"{head} ✗ failed: {first_line(event.failures) or 'no reason given'}"
+                self._line(f"attempt-{event.n}", f"{head} ✗ failed: {visible(first_line(event.failures), one_line=True) or 'no reason given'}"
                            f"{extra}", "-failed")
 
     def on_ask_screen_predicted(self, message: Predicted) -> None:
@@ -274,17 +274,17 @@ class AskScreen(EngineScreen):
         self._set_running(False)
         self.transcript_id = result.transcript_id
         if result.outcome == "reused":
-            self._line("reuse", f"reused {result.artifact.name}: it passes this spec", "-passed")
+            self._line("reuse", f"reused {visible(result.artifact.name)}: it passes this spec", "-passed")
         elif result.outcome == "cancelled":
             self._line("cancel", "cancelled", "-cancelled")
         plural = "s" if result.attempts != 1 else ""
         facts = [f"{result.attempts} attempt{plural}", money(result.cost_usd), f"transcript {result.transcript_id[:8]}"]
         if result.outcome == "generated":
-            head = f"✓ generated {result.artifact.name} with {result.tier}"
+            head = f"✓ generated {visible(result.artifact.name)} with {result.tier}"
         elif result.outcome == "reused":
-            head = f"✓ reused {result.artifact.name} (quality {result.artifact.quality_score:.2f}): no model call"
+            head = f"✓ reused {visible(result.artifact.name)} (quality {result.artifact.quality_score:.2f}): no model call"
         else:
-            head = f"✗ {result.outcome}" + (f": {result.reason}" if result.reason else "")
+            head = f"✗ {result.outcome}" + (f": {visible(result.reason)}" if result.reason else "")
         summary = self.query_one("#result", Static)
         summary.update(f"{head}\n{' · '.join(facts)} — ctrl+t opens the transcript")
         summary.set_classes(f"-{result.outcome}")

@@ -18,6 +18,7 @@ from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Input, Label, Select, Static
 from textual.worker import get_current_worker
 
+from dse_tui.engine.display import visible
 from dse_tui.screens.engine_screen import EngineScreen
 from dse_tui.screens.widgets.detail import ArtifactDetail
 from dse_tui.screens.widgets.host import PaletteCommand
@@ -208,7 +209,8 @@ class LibraryScreen(EngineScreen):
         table.clear()
         for a in message.artifacts:
             sim = f"{message.similarity[a.id]:.2f}" if message.similarity else ""
-            table.add_row(a.name, f"{a.quality_score:.2f}", str(a.usage_count), sim, a.description, key=a.id)
+            table.add_row(visible(a.name, one_line=True), f"{a.quality_score:.2f}", str(a.usage_count), sim,
+                          visible(a.description, one_line=True), key=a.id)
         # A reload of the same view keeps the user's place; a new search, filter or page starts at the top.
         if keep in self._rows and self._view == self._shown_view:
             table.move_cursor(row=table.get_row_index(keep), animate=False)
@@ -334,10 +336,11 @@ class LibraryScreen(EngineScreen):
         call, artifact = outcome.call, outcome.artifact
         result = self.query_one("#run-result", Static)
         if outcome.success:
-            result.update(f"✓ {artifact.name} → {call.repr}   ({call.execution_time_ms:.2f} ms, {call.memory_mb:.1f} MB)")
+            result.update(f"✓ {visible(artifact.name)} → {visible(call.repr or '', one_line=True)}   "
+                          f"({call.execution_time_ms:.2f} ms, {call.memory_mb:.1f} MB)")
             result.set_classes("-ok")
         else:
-            result.update(f"✗ {artifact.name} failed: {call.error}")
+            result.update(f"✗ {visible(artifact.name)} failed: {visible(call.error or '', one_line=True)}")
             result.set_classes("-failed")
         # The store counted the run: show the new usage without reloading the page.
         if artifact.id in self._rows:

@@ -20,7 +20,7 @@ from textual.message import Message
 from textual.widgets import DataTable, Footer, Label, Static
 from textual.worker import get_current_worker
 
-from dse_tui.engine.display import clip, prediction_text
+from dse_tui.engine.display import clip, prediction_text, visible
 from dse_tui.screens.widgets.detail import ArtifactDetail, checks_text
 from dse_tui.screens.engine_screen import EngineScreen
 from dse_tui.screens.widgets.host import PaletteCommand
@@ -205,7 +205,7 @@ class TranscriptsScreen(EngineScreen):
         table.clear()
         for t in message.transcripts:
             cost = money(t.cost_usd) if t.attempts else "—"
-            task = t.task.splitlines()[0] if t.task else ""
+            task = visible(t.task.splitlines()[0], one_line=True) if t.task else ""
             table.add_row(started_text(t.started_at), t.outcome or "running", str(t.attempts), cost, task, key=t.id)
         ids = [t.id for t in message.transcripts]
         table.move_cursor(row=ids.index(keep) if keep in ids else 0, animate=False)
@@ -293,9 +293,9 @@ class TranscriptsScreen(EngineScreen):
 
     def _show_summary(self, t: Transcript) -> None:
         outcome = t.outcome or "running"
-        head = f"{outcome}: {t.reason}" if t.reason else outcome
+        head = f"{outcome}: {visible(t.reason)}" if t.reason else outcome
         parts = [head, f"{t.attempts} attempt{'s' if t.attempts != 1 else ''}", money(t.cost_usd), f"transcript {t.id[:8]}"]
-        lines = [" · ".join(parts), f"task: {t.task.splitlines()[0] if t.task else ''}"]
+        lines = [" · ".join(parts), f"task: {visible(t.task.splitlines()[0], one_line=True) if t.task else ''}"]
         predicted = prediction_text(t.start_tier, t.prediction)
         if predicted:
             lines.append(predicted)
@@ -332,7 +332,7 @@ class TranscriptsScreen(EngineScreen):
         text = Text()
         for message in a.prompt:
             text.append(f"── {message.get('role', '?')} ──\n", style="bold")
-            text.append(message.get("content", "").rstrip() + "\n\n")
+            text.append(visible(message.get("content", "").rstrip()) + "\n\n")
         text.rstrip()
         return text
 
@@ -346,7 +346,7 @@ class TranscriptsScreen(EngineScreen):
         if a.test_results:
             text.append_text(checks_text(a.test_results))
         elif a.error:
-            text.append(a.error, style="red")
+            text.append(visible(a.error), style="red")
         return text
 
     def _show_empty(self, message: str) -> None:

@@ -14,9 +14,7 @@ from __future__ import annotations
 import builtins
 import json
 import os
-import threading
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
@@ -24,7 +22,7 @@ import numpy as np
 
 from . import db
 from .records import Artifact, ArtifactType, MetricPoint
-from .vectors import as_unit_f32, quantize, to_blob
+from .vectors import as_unit_f32, from_blob, quantize, to_blob
 
 ORDERS = {
     "quality": "a.quality_score DESC, a.usage_count DESC, a.seq DESC",
@@ -72,66 +70,30 @@ def _row_to_artifact(r: Sequence[Any]) -> Artifact:
 
 
 class ArtifactStore:
-    """Thread-safe: each call borrows a pooled connection; writes are serialised by a lock
-    (and across processes by SQLite's busy timeout)."""
+    """Artifacts, their vectors, tags, run metrics and lineage. Thread-safe: every call borrows
+    a connection from the Database; writes are transactions."""
 
-    def __init__(self, path: str | os.PathLike[str], *, oversample: int = 5, min_candidates: int = 50,
-                 quality_widen: float = 2.0) -> None:
-        self.path = os.fspath(path)
+    def __init__(self, database: db.Database | str | os.PathLike[str], *, oversample: int = 5,
+                 min_candidates: int = 50, quality_widen: float = 2.0) -> None:
+        """`database`: the shared Database, or a path (then this store owns and closes its own)."""
+        self._owns_db = not isinstance(database, db.Database)
+        self.db = db.Database(database) if self._owns_db else database
+        self.path = self.db.path
         # binary candidates per query: max(k * oversample, min_candidates). vec0's top-k
         # selection costs O(rows x k), so the pool size is the latency knob (bench/vector_search.py).
         self.oversample = oversample
         self.min_candidates = min_candidates
         self.quality_widen = quality_widen
-        self._idle: list[Any] = []
-        self._all: list[Any] = []
-        self._pool_lock = threading.Lock()
-        self._write_lock = threading.Lock()
-        self._closed = False
-        conn = db.connect(self.path)  # migrates
-        self._all.append(conn)
-        self._idle.append(conn)
 
-    # -- connections and transactions --------------------------------------------------
+    def _conn(self):
+        return self.db.read()
 
-    @contextmanager
-    def _conn(self) -> Iterator[Any]:
-        with self._pool_lock:
-            if self._closed:
-                raise RuntimeError("store is closed")
-            conn = self._idle.pop() if self._idle else None
-        if conn is None:
-            conn = db.connect(self.path, migrations=None)
-            with self._pool_lock:
-                self._all.append(conn)
-        try:
-            yield conn
-        finally:
-            with self._pool_lock:
-                if self._closed:
-                    conn.close()
-                else:
-                    self._idle.append(conn)
-
-    @contextmanager
-    def _tx(self) -> Iterator[Any]:
-        """One write transaction. BEGIN IMMEDIATE takes the write lock up front (no upgrade deadlocks)."""
-        with self._write_lock, self._conn() as conn:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
+    def _tx(self):
+        return self.db.write()
 
     def close(self) -> None:
-        with self._pool_lock:
-            self._closed = True
-            idle, self._idle = self._idle, []
-            self._all = []
-        for conn in idle:  # borrowed ones close when returned
-            conn.close()
+        if self._owns_db:
+            self.db.close()
 
     def __enter__(self) -> ArtifactStore:
         return self
@@ -164,12 +126,29 @@ class ArtifactStore:
         """Record the model; (re)create the binary index when the dimension changes."""
         current = self._model_in(conn)
         if current is None or current[1] != dim:
-            conn.execute("DROP TABLE IF EXISTS artifact_vec")
-            # metadata columns let vec0 apply the quality/type filters during the scan
-            conn.execute(f"CREATE VIRTUAL TABLE artifact_vec USING vec0("
-                         f"embedding bit[{dim}], quality float, type text)")
+            self._create_index(conn, dim)
         self._set_meta(conn, "embedding_model", name)
         self._set_meta(conn, "embedding_dim", str(dim))
+
+    @staticmethod
+    def _create_index(conn: Any, dim: int) -> None:
+        conn.execute("DROP TABLE IF EXISTS artifact_vec")
+        # metadata columns let vec0 apply the quality/type filters during the scan
+        conn.execute(f"CREATE VIRTUAL TABLE artifact_vec USING vec0(embedding bit[{dim}], quality float, type text)")
+
+    def rebuild_vector_index(self) -> int:
+        """The binary index made again from the float vectors (a recovered store has none)."""
+        with self._tx() as conn:
+            model = self._model_in(conn)
+            if model is None:
+                return 0
+            self._create_index(conn, model[1])
+            rows = conn.execute("SELECT v.seq, v.embedding, a.quality_score, a.type FROM artifact_vectors v "
+                                "JOIN artifacts a ON a.seq = v.seq WHERE v.dim = ?", (model[1],)).fetchall()
+            for seq, blob, quality, type_ in rows:
+                conn.execute("INSERT INTO artifact_vec(rowid, embedding, quality, type) VALUES (?, vec_bit(?), ?, ?)",
+                             (seq, quantize(from_blob(blob)), float(quality), type_))
+        return len(rows)
 
     def ensure_embedding_model(self, name: str, dim: int,
                                embed_fn: Callable[[builtins.list[Artifact]], np.ndarray], *,

@@ -1,20 +1,24 @@
-"""SQLite connection factory and schema migrations.
+"""The store's one database: connections, transactions, migrations, and what errors mean.
 
 One database file in WAL mode (readers never block the writer; a committed
 transaction survives a killed process). The stdlib driver is used where it
 can load extensions; otherwise `sqlean` (same DB-API, bundles a SQLite that
-can), because sqlite-vec is a loadable extension.
+can), because sqlite-vec is a loadable extension. Every repository of the
+store borrows its connections from one `Database`.
 """
 
 from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from types import ModuleType
 from typing import Any
 
 import sqlite_vec
+
+from .errors import StoreError, translate, translate_os_error
 
 BUSY_TIMEOUT_MS = 10_000
 MMAP_BYTES = 256 * 2**20
@@ -183,9 +187,12 @@ MIGRATIONS: list[Migration] = [
 
 
 def migrate(conn: Any, steps: Sequence[Migration] = MIGRATIONS) -> int:
-    """Apply the steps past PRAGMA user_version, each in its own transaction. Returns the version."""
+    """Apply the steps past PRAGMA user_version, each in its own transaction. Returns the version.
+    A store that is up to date is only read: opening it never takes the write lock."""
     while True:
-        conn.execute("BEGIN IMMEDIATE")  # take the write lock before reading the version
+        if conn.execute("PRAGMA user_version").fetchone()[0] >= len(steps):
+            return len(steps)
+        conn.execute("BEGIN IMMEDIATE")  # the write lock, then the version again: another process may have won
         try:
             version = conn.execute("PRAGMA user_version").fetchone()[0]
             if version >= len(steps):
@@ -200,8 +207,15 @@ def migrate(conn: Any, steps: Sequence[Migration] = MIGRATIONS) -> int:
             conn.execute(f"PRAGMA user_version = {version + 1}")
             conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            _rollback(conn)
             raise
+
+
+def _rollback(conn: Any) -> None:
+    try:
+        conn.execute("ROLLBACK")
+    except Exception:  # noqa: BLE001 - a failed COMMIT (full disk) may have rolled back already
+        pass
 
 
 def _split_sql(script: str) -> list[str]:
@@ -243,3 +257,103 @@ def connect(path: str | os.PathLike[str], *, migrations: Sequence[Migration] | N
     if migrations:
         migrate(conn, migrations)
     return conn
+
+
+class Database:
+    """The store file for a whole process: a pool of connections that any thread may borrow
+    (each used by one thread at a time), migrations on open, write transactions serialised
+    in the process (across processes by SQLite's lock and busy timeout), and every SQLite or
+    file error turned into a StoreError that says what to do. Closing it closes every
+    connection, whichever thread opened it; one borrowed at that moment closes on return."""
+
+    def __init__(self, path: str | os.PathLike[str], *, migrations: Sequence[Migration] | None = MIGRATIONS) -> None:
+        self.path = os.fspath(path)
+        self._idle: list[Any] = []
+        self._count = 0
+        self._pool_lock = threading.Lock()
+        self._write_lock = threading.Lock()
+        self._closed = False
+        conn = self._connect(migrations)
+        self._idle.append(conn)
+
+    def _connect(self, migrations: Sequence[Migration] | None) -> Any:
+        with self.translated():
+            conn = connect(self.path, migrations=migrations)
+        with self._pool_lock:
+            self._count += 1
+        return conn
+
+    @contextmanager
+    def translated(self) -> Iterator[None]:
+        """Driver and file errors inside as StoreErrors (IntegrityError passes: the caller's rule)."""
+        mod = driver()
+        try:
+            yield
+        except StoreError:
+            raise
+        except mod.IntegrityError:
+            raise
+        except mod.DatabaseError as exc:
+            raise translate(exc, self.path) from exc
+        except OSError as exc:
+            raise translate_os_error(exc, self.path) from exc
+
+    @contextmanager
+    def read(self) -> Iterator[Any]:
+        """A connection for reads (autocommit: each statement sees the latest commit)."""
+        with self._pool_lock:
+            if self._closed:
+                raise RuntimeError("the store is closed")
+            conn = self._idle.pop() if self._idle else None
+        if conn is None:
+            conn = self._connect(None)
+        try:
+            with self.translated():
+                yield conn
+        finally:
+            with self._pool_lock:
+                if self._closed:
+                    conn.close()
+                    self._count -= 1
+                else:
+                    self._idle.append(conn)
+
+    @contextmanager
+    def write(self) -> Iterator[Any]:
+        """One write transaction. BEGIN IMMEDIATE takes the write lock up front (no upgrade
+        deadlocks); anything raised inside rolls it back whole."""
+        with self._write_lock, self.read() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                _rollback(conn)
+                raise
+            try:
+                conn.execute("COMMIT")
+            except BaseException:
+                _rollback(conn)
+                raise
+
+    @property
+    def open_connections(self) -> int:
+        with self._pool_lock:
+            return self._count
+
+    def close(self) -> None:
+        with self._pool_lock:
+            self._closed = True
+            idle, self._idle = self._idle, []
+            self._count -= len(idle)
+        for conn in idle:
+            conn.close()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def __enter__(self) -> Database:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

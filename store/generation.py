@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -16,7 +15,7 @@ from typing import Any
 
 import psutil
 
-from dse_tui.store.db import connect
+from dse_tui.store.db import Database
 
 _TRANSCRIPT_COLUMNS = (
     "id, task, spec, started_at, finished_at, outcome, reason, artifact_id, reused, start_tier, prediction, attempts, cost_usd"
@@ -70,50 +69,50 @@ class Transcript:
 
 
 class GenerationLog:
-    def __init__(self, path: str) -> None:
-        self.path = path
-        self._local = threading.local()
+    """Transcripts and the spend ledger, in the store's Database."""
 
-    def _conn(self) -> Any:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = self._local.conn = connect(self.path)
-        return conn
+    def __init__(self, database: Database | str) -> None:
+        """`database`: the shared Database, or a path (then this log owns and closes its own)."""
+        self._owns_db = not isinstance(database, Database)
+        self.db = Database(database) if self._owns_db else database
+        self.path = self.db.path
 
     def start(self, task: str, spec: str) -> str:
         transcript_id = uuid.uuid4().hex
-        self._conn().execute(
-            "INSERT INTO transcripts (id, task, spec, started_at, pid) VALUES (?, ?, ?, ?, ?)",
-            (transcript_id, task, spec, _now(), os.getpid()),
-        )
+        with self.db.write() as conn:
+            conn.execute(
+                "INSERT INTO transcripts (id, task, spec, started_at, pid) VALUES (?, ?, ?, ?, ?)",
+                (transcript_id, task, spec, _now(), os.getpid()),
+            )
         return transcript_id
 
     def close_abandoned(self) -> int:
         """Asks left 'running' by a process that is gone (killed, power cut) become 'interrupted'.
         Their attempts so far, and the spend of every model call made, are already recorded."""
-        conn = self._conn()
-        rows = conn.execute("SELECT id, pid FROM transcripts WHERE outcome = 'running'").fetchall()
+        with self.db.read() as conn:
+            rows = conn.execute("SELECT id, pid FROM transcripts WHERE outcome = 'running'").fetchall()
         gone = [tid for tid, pid in rows if pid is None or not psutil.pid_exists(pid)]
-        for tid in gone:
-            conn.execute(
-                "UPDATE transcripts SET outcome = 'interrupted', reason = 'the process running this ask ended before it finished'"
-                " WHERE id = ? AND outcome = 'running'",
-                (tid,),
-            )
+        if gone:  # a read-only command takes the write lock only when there is something to mark
+            with self.db.write() as conn:
+                for tid in gone:
+                    conn.execute(
+                        "UPDATE transcripts SET outcome = 'interrupted', reason = 'the process running this ask ended "
+                        "before it finished' WHERE id = ? AND outcome = 'running'",
+                        (tid,),
+                    )
         return len(gone)
 
     def set_start(self, transcript_id: str, tier: str | None, prediction: dict[str, Any] | None) -> None:
-        self._conn().execute(
-            "UPDATE transcripts SET start_tier = ?, prediction = ? WHERE id = ?",
-            (tier, json.dumps(prediction) if prediction else None, transcript_id),
-        )
+        with self.db.write() as conn:
+            conn.execute(
+                "UPDATE transcripts SET start_tier = ?, prediction = ? WHERE id = ?",
+                (tier, json.dumps(prediction) if prediction else None, transcript_id),
+            )
 
     def add_attempt(self, transcript_id: str, a: AttemptRecord) -> None:
         """The attempt, its spend and the transcript totals, in one transaction. Called as soon
         as the model has answered, so a paid call is in the ledger even if testing never ends."""
-        conn = self._conn()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with self.db.write() as conn:
             conn.execute(
                 "INSERT INTO attempts (transcript_id, n, tier, provider, model, temperature, prompt, reply, code,"
                 " test_results, passed, error, duration_ms, input_tokens, output_tokens, cost_usd)"
@@ -133,29 +132,30 @@ class GenerationLog:
             conn.execute(
                 "UPDATE transcripts SET attempts = attempts + 1, cost_usd = cost_usd + ? WHERE id = ?", (a.cost_usd, transcript_id)
             )
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
 
     def update_attempt(self, transcript_id: str, a: AttemptRecord) -> None:
         """What testing the attempt's code found (spend and tokens were fixed by add_attempt)."""
-        self._conn().execute(
-            "UPDATE attempts SET code = ?, test_results = ?, passed = ?, error = ?, duration_ms = ? WHERE transcript_id = ? AND n = ?",
-            (
-                a.code, json.dumps(a.test_results) if a.test_results is not None else None, int(a.passed), a.error,
-                a.duration_ms, transcript_id, a.n,
-            ),
-        )
+        with self.db.write() as conn:
+            conn.execute(
+                "UPDATE attempts SET code = ?, test_results = ?, passed = ?, error = ?, duration_ms = ?"
+                " WHERE transcript_id = ? AND n = ?",
+                (
+                    a.code, json.dumps(a.test_results) if a.test_results is not None else None, int(a.passed), a.error,
+                    a.duration_ms, transcript_id, a.n,
+                ),
+            )
 
     def finish(self, transcript_id: str, outcome: str, *, artifact_id: str | None = None, reused: bool = False, reason: str | None = None) -> None:
-        self._conn().execute(
-            "UPDATE transcripts SET finished_at = ?, outcome = ?, artifact_id = ?, reused = ?, reason = ? WHERE id = ?",
-            (_now(), outcome, artifact_id, int(reused), reason, transcript_id),
-        )
+        with self.db.write() as conn:
+            conn.execute(
+                "UPDATE transcripts SET finished_at = ?, outcome = ?, artifact_id = ?, reused = ?, reason = ? WHERE id = ?",
+                (_now(), outcome, artifact_id, int(reused), reason, transcript_id),
+            )
 
     def spent_since(self, since: datetime) -> float:
-        row = self._conn().execute("SELECT COALESCE(SUM(cost_usd), 0) FROM spend WHERE at >= ?", (since.isoformat(timespec="microseconds"),)).fetchone()
+        with self.db.read() as conn:
+            row = conn.execute("SELECT COALESCE(SUM(cost_usd), 0) FROM spend WHERE at >= ?",
+                               (since.isoformat(timespec="microseconds"),)).fetchone()
         return float(row[0])
 
     def spent_today(self) -> float:
@@ -167,16 +167,21 @@ class GenerationLog:
         return self.spent_since(datetime.now(timezone.utc) - timedelta(hours=hours))
 
     def list(self, offset: int = 0, limit: int = 50) -> list[Transcript]:
-        rows = self._conn().execute(
-            f"SELECT {_TRANSCRIPT_COLUMNS} FROM transcripts ORDER BY started_at DESC LIMIT ? OFFSET ?", (limit, offset)
-        ).fetchall()
+        with self.db.read() as conn:
+            rows = conn.execute(
+                f"SELECT {_TRANSCRIPT_COLUMNS} FROM transcripts ORDER BY started_at DESC LIMIT ? OFFSET ?", (limit, offset)
+            ).fetchall()
         return [self._transcript(r) for r in rows]
 
     def count(self) -> int:
-        return int(self._conn().execute("SELECT COUNT(*) FROM transcripts").fetchone()[0])
+        with self.db.read() as conn:
+            return int(conn.execute("SELECT COUNT(*) FROM transcripts").fetchone()[0])
 
     def get(self, transcript_id: str) -> Transcript | None:
-        conn = self._conn()
+        with self.db.read() as conn:
+            return self._get(conn, transcript_id)
+
+    def _get(self, conn: Any, transcript_id: str) -> Transcript | None:
         row = conn.execute(f"SELECT {_TRANSCRIPT_COLUMNS} FROM transcripts WHERE id = ?", (transcript_id,)).fetchone()
         if row is None:
             rows = conn.execute(f"SELECT {_TRANSCRIPT_COLUMNS} FROM transcripts WHERE id LIKE ? LIMIT 2", (transcript_id + "%",)).fetchall()
@@ -207,7 +212,5 @@ class GenerationLog:
         )
 
     def close(self) -> None:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.close()
-            self._local.conn = None
+        if self._owns_db:
+            self.db.close()

@@ -214,7 +214,8 @@ def test_a_paid_call_is_in_the_ledger_even_if_testing_never_ends(engine, monkeyp
         engine.ask("add two numbers", ADD_SPEC, ladder=ladder(tier("powerful", 3.0, 15.0)), providers={"powerful": powerful})
     transcript = engine.generation.list(limit=1)[0]
     transcript = engine.generation.get(transcript.id)
-    assert transcript.outcome == "cancelled" and transcript.cost_usd > 0
+    assert transcript.outcome == "interrupted" and transcript.reason == "interrupted by SIGINT (Ctrl-C)"
+    assert transcript.cost_usd > 0
     assert engine.generation.spent_today() == pytest.approx(transcript.cost_usd)
     (record,) = transcript.attempt_records
     assert record.reply == RIGHT_ADD and record.error.startswith("interrupted while testing: KeyboardInterrupt")
@@ -272,7 +273,8 @@ def test_an_ask_left_running_by_a_dead_process_is_marked_interrupted(engine):
     tid = log.start("add two numbers", ADD_SPEC)
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
-    log._conn().execute("UPDATE transcripts SET pid = ? WHERE id = ?", (dead.pid, tid))
+    with log.db.write() as conn:
+        conn.execute("UPDATE transcripts SET pid = ? WHERE id = ?", (dead.pid, tid))
     alive = log.start("still running here", ADD_SPEC)  # this process: left alone
     reopened = Engine(engine.home, embedder=engine.embedder)
     try:

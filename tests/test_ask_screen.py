@@ -309,3 +309,28 @@ def test_snapshot_after_a_scripted_run(engine, monkeypatch, snap_compare):
         await pilot.pause()
 
     assert snap_compare(DSEApp(engine=engine, import_starter=False), terminal_size=SIZE, run_before=run_before)
+
+
+async def test_the_screen_stays_up_when_the_embedded_model_crashes(engine, tmp_path):
+    import sys
+
+    from dse_tui.engine.generation.providers.embedded import EmbeddedProvider
+    from test_embedded_worker import FAKE
+
+    gguf = tmp_path / "stand-in.gguf"
+    gguf.write_bytes(b"GGUF")
+    crashing = EmbeddedProvider(model_path=str(gguf), worker_command=[sys.executable, FAKE, "sigsegv_on_complete"])
+    fast = TierConfig(name="fast", provider="embedded", model="stand-in", temperature=0.2, max_tokens=100, timeout_s=30)
+    screen = AskScreen(ladder=Ladder(tiers=[fast, tier("balanced")], temperature_schedule=[0.2], max_attempts=3),
+                       providers={"fast": crashing, "balanced": ScriptedProvider([RIGHT_ADD])})
+    app = DSEApp(engine=engine, import_starter=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_ask(pilot, screen)
+        await fill(pilot, screen, ADD_TASK, ADD_SPEC)
+        await pilot.press("ctrl+r")
+        await wait_until(pilot, lambda: screen.query_one("#result").has_class("-generated"))
+        lines = screen.progress_lines()
+        crashed = next(line for line in lines if line.startswith("attempt 1"))
+        assert "✗ failed: the model call failed" in crashed and "SIGSEGV" in crashed
+        assert any(line.startswith("skipped fast: crashed:") for line in lines)
+        assert result_text(screen).startswith("✓ generated add with balanced")

@@ -3,7 +3,26 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
+
+# What a terminal would act on instead of showing: C0/C1 controls (ESC starts a sequence
+# that can clear the screen, retitle the window or fake output), DEL, carriage return, and
+# the bidirectional overrides that show text in another order than it is.
+_UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_UNPRINTABLE_ONE_LINE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def _escape(match: re.Match) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def visible(text: str, *, one_line: bool = False) -> str:
+    """`text` safe to put on a terminal: every control character as a visible escape (\\x1b).
+    Tabs and newlines stay unless `one_line`. Stored text (names, descriptions, code, model
+    replies) goes through this wherever it is shown."""
+    return (_UNPRINTABLE_ONE_LINE if one_line else _UNPRINTABLE).sub(_escape, str(text))
 
 
 def clip(text: str, limit: int) -> str:

@@ -6,7 +6,11 @@ import platform
 import sys
 from typing import TYPE_CHECKING, Any
 
+from pathlib import Path
+
+from dse_tui.engine import paths
 from dse_tui.engine.sandbox import available_sandboxes, select_sandbox
+from dse_tui.store.errors import StoreError
 
 if TYPE_CHECKING:
     from dse_tui.engine.facade import Engine
@@ -33,17 +37,38 @@ def _sandbox_section() -> dict[str, Any]:
     return section
 
 
-def _embedder_section(engine: Engine) -> dict[str, Any]:
+def _embedder_section(engine: Engine | None, home: Path) -> dict[str, Any]:
     try:
-        embedder = engine.embedder
+        if engine is not None:
+            embedder = engine.embedder
+        else:  # the store cannot be opened: show the embedder on its own
+            from dse_tui.engine.library.embedder import get_embedder
+
+            embedder = get_embedder(paths.cache_dir(home))
+            embedder.load()
         return {"ok": True, "name": embedder.name, "dim": embedder.dim, "model_path": str(getattr(embedder, "model_dir", ""))}
     except Exception as exc:  # noqa: BLE001
         return {"ok": False, "error": str(exc)}
 
 
-def _store_section(engine: Engine) -> dict[str, Any]:
-    stats = engine.store.stats()
-    return {"ok": True, "path": str(engine.store.path), **stats}
+def _store_section(engine: Engine | None, home: Path, store_error: Exception | None) -> dict[str, Any]:
+    path = str(paths.store_path(home))
+    if engine is None:
+        return {"ok": False, "path": path, "error": str(store_error)}
+    try:
+        return {"ok": True, "path": path, **engine.store.stats()}
+    except StoreError as exc:
+        return {"ok": False, "path": path, "error": str(exc)}
+
+
+def _llama_section() -> dict[str, Any]:
+    """How llama.cpp was built here (recorded by ./install.sh), or that it came another way."""
+    from dse_tui.engine.generation.providers.llama_build import installed_build
+
+    build = installed_build()
+    if build is None:
+        return {"built_by_install": False, "note": "not built by ./install.sh: run it to build llama.cpp for this CPU"}
+    return {"built_by_install": True, "features": build.get("features", []), "cmake_args": build.get("cmake_args", [])}
 
 
 def tiers_section(*, probe: bool = True) -> dict[str, Any]:
@@ -71,13 +96,15 @@ def tiers_section(*, probe: bool = True) -> dict[str, Any]:
     return {"ok": any(t["available"] for t in tiers), "tiers": tiers, "daily_budget_usd": ladder.daily_budget_usd}
 
 
-def report(engine: Engine) -> dict[str, Any]:
+def report(home: Path, engine: Engine | None, store_error: Exception | None = None) -> dict[str, Any]:
+    """Everything doctor says; `engine` is None when the store could not be opened (`store_error`)."""
     return {
         "python": sys.version.split()[0],
         "platform": f"{platform.system()} {platform.machine()}",
-        "home": str(engine.home),
+        "home": str(home),
         "sandbox": _sandbox_section(),
-        "embedder": _embedder_section(engine),
-        "store": _store_section(engine),
+        "embedder": _embedder_section(engine, home),
+        "store": _store_section(engine, home, store_error),
         "llm": tiers_section(),
+        "llama_cpp": _llama_section(),
     }

@@ -15,15 +15,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from dse_tui.engine import paths
+from dse_tui.engine import paths, shutdown
 from dse_tui.engine.errors import BadInput, NotFound, SpecFailed
-from dse_tui.engine.limits import MAX_CODE_BYTES, MAX_NAME_CHARS, MAX_QUERY_CHARS
+from dse_tui.engine.limits import MAX_CODE_BYTES, MAX_NAME_CHARS, MAX_QUERY_CHARS, MAX_TAGS
+from dse_tui.engine.validation import check_name, check_text
 from dse_tui.engine.events import ArtifactRan, ArtifactStored, CheckFinished, EventBus, Progress
 from dse_tui.engine.presets import starter_library
 from dse_tui.engine.sandbox import Sandbox, select_sandbox
 from dse_tui.engine.specs.spec import Spec, load_spec_file, parse_spec
 from dse_tui.engine.specs.runner import CallResult, TestResults, call_function, run_spec
 from dse_tui.store.artifacts import ArtifactStore
+from dse_tui.store.db import Database
 from dse_tui.store.generation import GenerationLog
 from dse_tui.store.records import Artifact, ArtifactType, MetricPoint, utcnow
 from dse_tui.store.vectors import embed_text  # what an artifact is found by: its meaning, not its code
@@ -84,6 +86,7 @@ def summary(artifact: Artifact) -> dict[str, Any]:
 
 def check_code(code: str, function: str, origin: str = "code") -> None:
     """Reject code that cannot be a candidate before spending a sandbox run on it."""
+    check_text(code, origin)
     if len(code.encode("utf-8", "surrogatepass")) > MAX_CODE_BYTES:
         raise BadInput(f"{origin}: code is larger than {MAX_CODE_BYTES // 1000} kB")
     try:
@@ -124,7 +127,8 @@ class Engine:
     ) -> None:
         self.home = paths.resolve_home(home)
         self.events = EventBus()
-        self.store = ArtifactStore(paths.store_path(self.home))
+        self.db = Database(paths.store_path(self.home))  # one connection manager for every repository
+        self.store = ArtifactStore(self.db)
         self._sandbox = sandbox
         self._embedder = embedder
         self._embedder_lock = threading.Lock()
@@ -158,14 +162,12 @@ class Engine:
     @property
     def generation(self) -> GenerationLog:
         if self._generation is None:
-            self._generation = GenerationLog(str(paths.store_path(self.home)))
+            self._generation = GenerationLog(self.db)
             self._generation.close_abandoned()
         return self._generation
 
     def close(self) -> None:
-        if self._generation is not None:
-            self._generation.close()
-        self.store.close()
+        self.db.close()
 
     # -- storing -----------------------------------------------------------------------
 
@@ -203,6 +205,12 @@ class Engine:
         name = (name or spec.name or spec.function).strip()
         if not name or len(name) > MAX_NAME_CHARS:
             raise BadInput(f"artifact name must be 1-{MAX_NAME_CHARS} characters")
+        check_name(name, "artifact name")
+        tags = list(tags)
+        if len(tags) > MAX_TAGS:
+            raise BadInput(f"{len(tags)} tags; the limit is {MAX_TAGS}")
+        for tag in tags:
+            check_name(tag, "tag")
         results = self.test(code, spec, on_check=on_check)
         if not results.all_passed:
             raise SpecFailed(f"{name} failed its spec:\n{results.failure_summary()}", results.to_dict())
@@ -255,8 +263,18 @@ class Engine:
         return self.store_artifact(code, spec, name=name, tags=tags, provenance={"source": "user", "file": Path(code_path).name})
 
     def ensure_starter_library(self, on_progress: Callable[[Progress], None] | None = None) -> int:
-        """Import the shipped starter artifacts that are not in the store yet; returns how many."""
-        missing = [(c, s) for c, s in starter_library() if self.store.get_by_name(c.stem) is None]
+        """Import the shipped starter artifacts that are not in the store yet; returns how many.
+        Two processes starting on one empty home import them once: the second waits for the
+        first and then finds nothing missing."""
+        if not self._missing_starters():
+            return 0
+        with paths.home_lock(self.home, "starter-import"):
+            return self._import_starters(self._missing_starters(), on_progress)
+
+    def _missing_starters(self) -> list[tuple[Path, Path]]:
+        return [(c, s) for c, s in starter_library() if self.store.get_by_name(c.stem) is None]
+
+    def _import_starters(self, missing: list[tuple[Path, Path]], on_progress: Callable[[Progress], None] | None) -> int:
         if not missing:
             return 0
         done = 0
@@ -264,6 +282,8 @@ class Engine:
 
         def add(pair: tuple[Path, Path]) -> None:
             nonlocal done
+            if shutdown.requested():
+                return
             code_path, spec_path = pair
             self.store_artifact(
                 code_path.read_text(encoding="utf-8"),
@@ -298,6 +318,7 @@ class Engine:
         query = (description or "").strip()
         if not query:
             raise BadInput("the query is empty")
+        check_text(query, "the query")
         if len(query) > MAX_QUERY_CHARS:
             raise BadInput(f"the query is {len(query)} characters; the limit is {MAX_QUERY_CHARS}")
         if not 0.0 <= min_quality <= 1.0:
@@ -381,4 +402,4 @@ class Engine:
     def doctor(self) -> dict[str, Any]:
         from dse_tui.engine.doctor import report
 
-        return report(self)
+        return report(self.home, self)

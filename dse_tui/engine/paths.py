@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 
@@ -27,3 +30,19 @@ def cache_dir(home: Path) -> Path:
     path = home / "cache"
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+@contextlib.contextmanager
+def home_lock(home: Path, name: str) -> Iterator[None]:
+    """An exclusive lock on `name` in `home` across processes (flock: released if the holder
+    dies). Where the home is read-only there is nothing to protect, so nothing is locked."""
+    try:
+        fd = os.open(home / f".{name}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError:
+        yield
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock

@@ -9,6 +9,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Iterable
 
 from rich.text import Text
+
+from dse_tui.engine.display import visible
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
@@ -40,14 +42,14 @@ def checks_text(results: dict[str, Any]) -> Text:
     for check in results.get("checks", []):
         ok = check.get("passed")
         text.append("✓ " if ok else "✗ ", style="green" if ok else "bold red")
-        text.append(check.get("name", "?"))
+        text.append(visible(check.get("name", "?"), one_line=True))
         if check.get("probe"):
             text.append(" (edge case)", style="dim")
         if check.get("message"):
-            text.append(f"\n    {check['message']}", style="dim" if ok else "red")
+            text.append(f"\n    {visible(check['message'])}", style="dim" if ok else "red")
         text.append("\n")
     if results.get("error"):
-        text.append(f"error: {results['error']}\n", style="red")
+        text.append(f"error: {visible(results['error'])}\n", style="red")
     if not text:
         text.append("no recorded checks", style="dim")
     text.rstrip()
@@ -120,12 +122,12 @@ class ArtifactDetail(VerticalScroll):
         self.artifact_id, self.shown = artifact.id, artifact
         self.set_class(False, "-empty")
         title = Text.assemble(
-            (artifact.name, "bold"), f" v{artifact.version} · {artifact.type.value} · {artifact.id[:8]}"
+            (visible(artifact.name, one_line=True), "bold"), f" v{artifact.version} · {artifact.type.value} · {artifact.id[:8]}"
         )
         if artifact.tags:
-            title.append(" · " + ", ".join(artifact.tags), style="dim")
+            title.append(" · " + visible(", ".join(artifact.tags), one_line=True), style="dim")
         self._set("#detail-title", title)
-        self._set("#detail-description", Text(artifact.description))
+        self._set("#detail-description", Text(visible(artifact.description)))
         self._set("#detail-quality", quality_breakdown(artifact.test_results, artifact.quality_score))
         self._set("#detail-checks", checks_text(artifact.test_results))
         self._set("#detail-code", self._syntax(artifact.content, "python", line_numbers=True))
@@ -145,7 +147,7 @@ class ArtifactDetail(VerticalScroll):
         from rich.syntax import Syntax  # pygments is imported on first use, not before the first frame
 
         return Syntax(
-            code.rstrip("\n"),
+            visible(code.rstrip("\n")),  # stored code may hold raw control characters
             lexer,
             theme=CODE_THEME,
             line_numbers=line_numbers,

@@ -9,15 +9,18 @@ at max attempts, the budget, the top allowed tier, or a cancel.
 
 from __future__ import annotations
 
+import signal
 import threading
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
 from dse_tui.engine.generation.codeextract import ExtractionError, extract_code
+from dse_tui.engine import shutdown
 from dse_tui.engine.errors import BadInput
 from dse_tui.engine.events import Event
 from dse_tui.engine.limits import MAX_QUERY_CHARS, MAX_TASK_CHARS
+from dse_tui.engine.validation import check_text
 from dse_tui.engine.generation.prompting import Example, PreviousAttempt, build_messages
 from dse_tui.engine.generation.providers import Ladder, Provider, ProviderError, TierConfig, complete_tier, load_ladder_config, provider_for_tier
 from dse_tui.engine.specs.spec import Spec
@@ -79,7 +82,7 @@ class AskFinished(Event):
 @dataclass
 class AskResult:
     transcript_id: str
-    outcome: str  # generated | reused | failed | cancelled
+    outcome: str  # generated | reused | failed | cancelled | interrupted
     artifact: Artifact | None
     reused: bool
     tier: str | None
@@ -248,17 +251,22 @@ class Asker:
     def run(self) -> AskResult:
         if not self.task:
             raise BadInput("the task is empty")
+        check_text(self.task, "the task")
         if len(self.task) > MAX_TASK_CHARS:
             raise BadInput(f"the task is {len(self.task)} characters; the limit is {MAX_TASK_CHARS}")
         self.allowed_tiers()  # an unknown --max-tier is bad input even when reuse would answer
         self.transcript_id = self.log.start(self.task, self.spec.source)
         try:
             return self._run()
-        except KeyboardInterrupt:
-            self.log.finish(self.transcript_id, "cancelled", reason="interrupted (Ctrl-C)")
+        except (KeyboardInterrupt, shutdown.Interrupted):
+            reason = shutdown.requested() or shutdown.signal_text(signal.SIGINT)
+            self.log.finish(self.transcript_id, "interrupted", reason=reason)
             raise
         except BaseException as exc:
-            self.log.finish(self.transcript_id, "failed", reason=f"{type(exc).__name__}: {exc}")
+            if shutdown.requested():
+                self.log.finish(self.transcript_id, "interrupted", reason=shutdown.requested())
+            else:
+                self.log.finish(self.transcript_id, "failed", reason=f"{type(exc).__name__}: {exc}")
             raise
 
     def _finish(self, outcome: str, artifact: Artifact | None, tier: str | None, attempts: int, reason: str | None, prediction) -> AskResult:
@@ -284,6 +292,8 @@ class Asker:
         previous: PreviousAttempt | None = None
         position = start
         for n in range(1, self.ladder.max_attempts + 1):
+            if shutdown.requested():
+                return self._finish("interrupted", None, None, n - 1, shutdown.requested(), prediction)
             if self.cancel.is_set():
                 return self._finish("cancelled", None, None, n - 1, "cancelled by the user", prediction)
             messages = build_messages(self.task, self.spec, examples, previous)
@@ -300,6 +310,8 @@ class Asker:
             self.emit(AttemptFinished(self.transcript_id, n, tier.name, record.passed, record.error or "", record.cost_usd, record.duration_ms))
             if artifact is not None:
                 return self._finish("generated", artifact, tier.name, n, None, prediction)
+            if shutdown.requested():
+                return self._finish("interrupted", None, None, n, shutdown.requested(), prediction)
             if self.cancel.is_set():
                 return self._finish("cancelled", None, None, n, "cancelled by the user", prediction)
             if record.reply is not None:
@@ -327,7 +339,7 @@ class Asker:
             record.error = f"the model call failed: {exc}"
             record.duration_ms = (time.perf_counter() - started) * 1000
             self.log.add_attempt(self.transcript_id, record)
-            if exc.kind == "crashed":  # it would crash again: the climb goes on without it
+            if exc.kind == "crashed" and not shutdown.requested():  # it would crash again: go on without it
                 self.crashed.add(tier.name)
                 self.skip(tier, f"crashed: {exc.message}")
             return record, None

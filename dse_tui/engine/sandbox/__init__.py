@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import os
 
-from .base import Sandbox
+from .base import Sandbox, sweep_stale_workdirs
 from .model import Limits, SandboxResult, SandboxUnavailable
 
 __all__ = ["Limits", "Sandbox", "SandboxResult", "SandboxUnavailable", "available_sandboxes", "select_sandbox"]
@@ -33,6 +33,11 @@ def _probe(name: str) -> Sandbox | str:
     return sandbox
 
 
+@functools.cache
+def _sweep_once() -> None:
+    sweep_stale_workdirs()  # what DSE processes killed outright left in /tmp
+
+
 def available_sandboxes() -> list[Sandbox]:
     """Every backend that works here, strongest first (the last is always 'none')."""
     return [s for s in map(_probe, BACKENDS) if isinstance(s, Sandbox)]
@@ -42,6 +47,7 @@ def select_sandbox(preference: str = "auto") -> Sandbox:
     """preference is "auto" (strongest available), "bwrap", "native" or "none"; the DSE_SANDBOX
     environment variable overrides it. A backend named explicitly must work or this raises."""
     preference = os.environ.get("DSE_SANDBOX") or preference
+    _sweep_once()
     if preference == "auto":
         return available_sandboxes()[0]
     if preference not in BACKENDS:

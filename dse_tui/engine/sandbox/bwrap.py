@@ -7,7 +7,8 @@ import os
 import shutil
 
 from .base import Sandbox
-from .environment import ETC_FILES, NOBODY, SYSTEM_DIRS, python_argv, python_prefixes
+from .accounting import WRAPPER
+from .environment import ETC_FILES, NOBODY, SYSTEM_DIRS, interpreter, python_prefixes
 from .limits import prlimit_argv
 from .model import Limits
 from .runner import Launch
@@ -73,11 +74,11 @@ class BwrapSandbox(Sandbox):
         argv = [
             self._bwrap, "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
             "--unshare-cgroup-try", "--die-with-parent", "--new-session",
-            # The code itself is the namespace's pid 1: bwrap's monitor (our child) then reaps
-            # it, so os.wait4 accounts its CPU and memory (a reaper would hide them), and its
-            # exit ends everything else inside. As pid 1 it ignores signals it has no handler
-            # for, so the CPU limit ends it with SIGKILL rather than SIGXCPU.
-            "--as-pid-1",
+            # bwrap's own init stays the namespace's pid 1, not the code (--as-pid-1): as root, the
+            # code switches to uid 65534 below, and the monitor (uid 0, no capabilities left) may
+            # then not signal it, so the death signal it should get when DSE dies never arrives.
+            # The init keeps uid 0; its death takes the whole namespace along. CPU and memory
+            # still add up: init reaps the code, the monitor reaps init, we reap the monitor.
             *self._binds, "--bind", workdir, workdir, "--chdir", workdir,
         ]
         inner = prlimit_argv(self._prlimit, limits)  # inside: NPROC on bwrap itself breaks it
@@ -96,5 +97,7 @@ class BwrapSandbox(Sandbox):
             os.lseek(program, 0, os.SEEK_SET)
             argv += ["--seccomp", str(program)]
             fds.append(program)
-        return Launch([*argv, "--", *inner, *python_argv(source)], pass_fds=fds, owned_fds=fds,
-                      info_fd=info_read, exit_128_means_signal=True)
+        account = os.memfd_create("dse-account", 0)  # the code's rusage, from accounting.WRAPPER
+        code = [interpreter(), "-I", "-S", "-c", WRAPPER, str(account), source]
+        return Launch([*argv, "--", *inner, *code], pass_fds=[*fds, account], owned_fds=fds,
+                      info_fd=info_read, exit_128_means_signal=True, account_fd=account)

@@ -28,5 +28,5 @@ class SandboxResult:
     wall_ms: float
     cpu_ms: float  # user+sys of the child and its reaped descendants (os.wait4)
     peak_memory_mb: float  # ru_maxrss
-    ended: str  # "exited" | "timeout" | "output_limit" | "signal" | "error"
+    ended: str  # "exited" | "timeout" | "output_limit" | "signal" | "interrupted" (DSE shutting down) | "error"
     backend: str  # "bwrap" | "native" | "none"

@@ -34,7 +34,7 @@ class NativeSandbox(Sandbox):
         self._keep_read_search = self._as_root and not all(
             reachable_by_others(p) for p in (interpreter(), *python_prefixes())
         )
-        self._hardening = seccomp_filter.hardening_bpf(keep_process_group=True)
+        self._hardening = seccomp_filter.hardening_bpf(keep_process_group=True, allow_new_processes=False)
         self._signal_guard = seccomp_filter.SignalGuard(os.getpid())
 
     def describe(self) -> str:
@@ -47,7 +47,8 @@ class NativeSandbox(Sandbox):
         return (
             f"native (weak): Landlock ABI {self._abi} (reads limited to system dirs and the Python "
             f"prefix, writes to a private work dir, no TCP), seccomp (no sockets, ptrace, namespaces, "
-            f"setsid, no signals to the parent), rlimits, {user}; {scoped}; shares the host's "
+            f"setsid, new processes or signals to the parent), rlimits, {user}, killed if DSE dies; "
+            f"{scoped}; shares the host's "
             f"kernel namespaces (process list and network stack visible)"
         )
 
@@ -60,11 +61,13 @@ class NativeSandbox(Sandbox):
         )
         seccomp, guard = self._seccomp, self._signal_guard
         as_root, keep_read_search, hardening = self._as_root, self._keep_read_search, self._hardening
+        parent = os.getpid()
 
         def confine() -> None:  # runs in the child: keep it to syscalls, no imports
             apply_rlimits(limits)
             if as_root:
                 drop_to_nobody(keep_read_search=keep_read_search)
+            seccomp.die_with_parent(parent)  # after the uid change, which clears it
             seccomp.set_no_new_privs()
             landlock.restrict_self(ruleset)
             seccomp.load(guard.bpf_for(os.getpid()))  # new session: pgid == pid

@@ -7,12 +7,17 @@ import json
 import os
 import select
 import selectors
+import shutil
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from dse_tui.engine import shutdown
+
+from .accounting import read_record
 from .model import Limits, SandboxResult
 
 _CHUNK = 65536
@@ -34,6 +39,7 @@ class Launch:
     info_fd: int | None = None  # read end of bwrap's --info-fd (its PID namespace's init)
     # bwrap exits with 128+N when the sandboxed process died of signal N
     exit_128_means_signal: bool = False
+    account_fd: int | None = None  # memfd the accounting wrapper writes the code's rusage to (bwrap)
 
 
 def supervise(
@@ -48,6 +54,11 @@ def supervise(
 ) -> SandboxResult:
     started = time.monotonic()
     namespace = _Namespace(launch.info_fd)
+    if shutdown.requested():  # no new process once DSE is ending
+        namespace.close()
+        for fd in (*launch.owned_fds, *((launch.account_fd,) if launch.account_fd is not None else ())):
+            os.close(fd)
+        return SandboxResult(None, None, b"", b"", 0.0, 0.0, 0.0, "interrupted", backend)
     try:
         proc = subprocess.Popen(
             launch.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -56,6 +67,8 @@ def supervise(
         )
     except (OSError, subprocess.SubprocessError) as exc:
         namespace.close()
+        if launch.account_fd is not None:
+            os.close(launch.account_fd)
         return SandboxResult(None, None, b"", f"sandbox failed to start: {exc}".encode(),
                              (time.monotonic() - started) * 1000, 0.0, 0.0, "error", backend)
     finally:
@@ -63,7 +76,20 @@ def supervise(
             os.close(fd)
 
     output = _Output(limits.output_bytes)
-    ended = _pump(proc, stdin, output, namespace, deadline=started + limits.timeout_s)
+    LIVE.add(proc.pid, namespace)
+    try:
+        ended = _pump(proc, stdin, output, namespace, deadline=started + limits.timeout_s)
+    except BaseException:
+        # Interrupted here (Ctrl-C, a signal's exception): nothing of the run may outlive it.
+        LIVE.discard(proc.pid)
+        _killpg(proc.pid)
+        os.waitpid(proc.pid, 0)
+        proc.returncode = -signal.SIGKILL
+        namespace.end(time.monotonic() + _GRACE_S)
+        _end_group(proc.pid, time.monotonic() + _REAP_GRACE_S)
+        raise
+    if LIVE.discard(proc.pid):
+        ended = "interrupted"  # killed by a shutdown from another thread
     if ended != "exited":
         _killpg(proc.pid)  # the leader is not reaped yet, so its pid cannot have been reused
     _, status, usage = os.wait4(proc.pid, 0)
@@ -72,6 +98,13 @@ def supervise(
     namespace.end(time.monotonic() + _GRACE_S)
     _end_group(proc.pid, time.monotonic() + _REAP_GRACE_S)
     output.drain(proc, time.monotonic() + _GRACE_S)
+
+    cpu_ms, peak_mb = (usage.ru_utime + usage.ru_stime) * 1000, usage.ru_maxrss / 1024  # kilobytes on Linux
+    if launch.account_fd is not None:
+        measured = read_record(launch.account_fd)
+        os.close(launch.account_fd)
+        if measured is not None:
+            cpu_ms, peak_mb = measured
 
     exit_code = os.waitstatus_to_exitcode(status)
     sig = -exit_code if exit_code < 0 else None
@@ -85,8 +118,8 @@ def supervise(
         stdout=output.text(proc.stdout),
         stderr=output.text(proc.stderr),
         wall_ms=wall_ms,
-        cpu_ms=(usage.ru_utime + usage.ru_stime) * 1000,
-        peak_memory_mb=usage.ru_maxrss / 1024,  # kilobytes on Linux
+        cpu_ms=cpu_ms,
+        peak_memory_mb=peak_mb,
         ended=ended,
         backend=backend,
     )
@@ -138,6 +171,63 @@ def _pump(proc: subprocess.Popen, stdin: bytes, output: _Output, namespace: _Nam
             proc.stdin.close()
 
 
+class _Live:
+    """Every sandboxed process tree running now and every work directory in use, so that a
+    shutdown (a signal, the TUI quitting) can end them from any thread. Re-entrant: the
+    shutdown hook may run in a signal handler that interrupted a thread holding the lock."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._runs: dict[int, _Namespace] = {}
+        self._killed: set[int] = set()
+        self._workdirs: set[str] = set()
+        self._idle = threading.Condition(self._lock)
+
+    def add(self, pid: int, namespace: _Namespace) -> None:
+        with self._lock:
+            self._runs[pid] = namespace
+
+    def discard(self, pid: int) -> bool:
+        """Forget a run; True if a shutdown killed it."""
+        with self._lock:
+            self._runs.pop(pid, None)
+            killed = pid in self._killed
+            self._killed.discard(pid)
+            return killed
+
+    def add_workdir(self, path: str) -> None:
+        with self._lock:
+            self._workdirs.add(path)
+
+    def remove_workdir(self, path: str) -> None:
+        shutil.rmtree(path, ignore_errors=True)
+        with self._lock:
+            self._workdirs.discard(path)
+            self._idle.notify_all()
+
+    def kill_all(self) -> None:
+        with self._lock:
+            runs = list(self._runs.items())
+            self._killed.update(pid for pid, _ in runs)
+        for pid, namespace in runs:
+            namespace.kill()
+            _killpg(pid)
+
+    def wait_idle(self, timeout_s: float) -> None:
+        """Until every run's thread removed its work directory; then remove what is left."""
+        deadline = time.monotonic() + timeout_s
+        with self._lock:
+            while self._workdirs and (remaining := deadline - time.monotonic()) > 0:
+                self._idle.wait(remaining)
+            left = list(self._workdirs)
+        for path in left:
+            shutil.rmtree(path, ignore_errors=True)
+
+
+LIVE = _Live()
+shutdown.on_shutdown(LIVE.kill_all)
+
+
 def _killpg(pgid: int) -> bool:
     try:
         os.killpg(pgid, signal.SIGKILL)
@@ -183,12 +273,17 @@ class _Namespace:
             pass  # bwrap failed before creating it, or it is already gone
         return False
 
+    def kill(self) -> None:
+        pidfd = self._pidfd
+        if pidfd is not None:
+            try:
+                signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+            except (ProcessLookupError, OSError):
+                pass
+
     def end(self, deadline: float) -> None:
         if self._pidfd is not None:
-            try:
-                signal.pidfd_send_signal(self._pidfd, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+            self.kill()
             select.select([self._pidfd], [], [], max(0.0, deadline - time.monotonic()))
         self.close()
 

@@ -31,17 +31,32 @@ _DENIED = (
 # Leaving the process group would escape the kill at the end of a run.
 _GROUP_ESCAPES = ("setsid", "setpgid")
 _CLONE_NAMESPACE_FLAGS = (0x00020000, 0x02000000, 0x04000000, 0x08000000, 0x10000000, 0x20000000, 0x40000000)
+_CLONE_THREAD = 0x00010000
+_PR_SET_PDEATHSIG = 1
 
 
-def hardening_bpf(*, keep_process_group: bool) -> bytes:
+def hardening_bpf(*, keep_process_group: bool, allow_new_processes: bool = True) -> bytes:
     """Default-allow filter denying _DENIED (EPERM), clone into new namespaces, and clone3
-    (ENOSYS: its flags live in memory seccomp cannot read, libc then falls back to clone)."""
+    (ENOSYS: its flags live in memory seccomp cannot read, libc then falls back to clone).
+
+    allow_new_processes=False also denies fork, vfork and clone without CLONE_THREAD, and
+    changing the parent-death signal: without a PID namespace, a child of the sandboxed
+    process would outlive DSE if DSE were killed outright (the death signal is not
+    inherited). Threads stay allowed."""
     f = sc.SyscallFilter(sc.ALLOW)
     names = _DENIED + (_GROUP_ESCAPES if keep_process_group else ())
     for name in names:
         f.add_rule(_EPERM, name)
     for flag in _CLONE_NAMESPACE_FLAGS:
         f.add_rule(_EPERM, "clone", sc.Arg(0, sc.MASKED_EQ, flag, flag))
+    if not allow_new_processes:
+        f.add_rule(_EPERM, "clone", sc.Arg(0, sc.MASKED_EQ, _CLONE_THREAD, 0))
+        for name in ("fork", "vfork"):  # absent on some architectures (aarch64): clone covers them
+            try:
+                f.add_rule(_EPERM, name)
+            except (ValueError, RuntimeError, OSError):
+                pass
+        f.add_rule(_EPERM, "prctl", sc.Arg(0, sc.EQ, _PR_SET_PDEATHSIG))
     f.add_rule(sc.ERRNO(errno.ENOSYS), "clone3")
     read, write = os.pipe()
     try:
@@ -135,6 +150,15 @@ class _SockFprog(ctypes.Structure):
 def set_no_new_privs() -> None:
     if _libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
         raise OSError(ctypes.get_errno(), "PR_SET_NO_NEW_PRIVS failed")
+
+
+def die_with_parent(parent_pid: int) -> None:
+    """SIGKILL this process when the thread that forked it ends; set after any uid change,
+    which clears it. Exits at once if the parent is already gone (the race before prctl)."""
+    if _libc.prctl(_PR_SET_PDEATHSIG, 9, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "PR_SET_PDEATHSIG failed")
+    if os.getppid() != parent_pid:
+        os._exit(1)
 
 
 def load(bpf: bytes) -> None:

@@ -107,6 +107,8 @@ def _parse_events(stdout: bytes, nonce: str) -> list[dict[str, Any]]:
 def _ended_reason(run: SandboxResult, limits: Limits) -> str:
     if run.ended == "timeout":
         return f"timed out after {limits.timeout_s:g} s"
+    if run.ended == "interrupted":
+        return "interrupted: DSE is shutting down"
     if run.ended == "output_limit":
         return f"printed more than {limits.output_bytes} bytes"
     if run.signal:

@@ -8,14 +8,23 @@ SpecError naming the file, line and column — never a silent pass.
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
 
-from dse_tui.engine.errors import SpecError
-from dse_tui.engine.limits import MAX_DESCRIPTION_CHARS, MAX_SPEC_CHARS
+from dse_tui.engine.errors import BadInput, SpecError
+from dse_tui.engine.limits import (
+    MAX_BEHAVIORS,
+    MAX_DESCRIPTION_CHARS,
+    MAX_SPEC_CHARS,
+    MAX_TAGS,
+    MAX_YAML_DEPTH,
+    MAX_YAML_NODES,
+)
+from dse_tui.engine.validation import check_name, check_text
 
 
 TOP_KEYS = {"function", "description", "behaviors", "tests", "tags", "name", "type"}
@@ -108,14 +117,69 @@ def load_spec_file(path: str) -> Spec:
     return parse_spec(text, origin=path)
 
 
+class _BoundedLoader(yaml.SafeLoader):
+    """A SafeLoader that refuses nesting beyond MAX_YAML_DEPTH while composing (PyYAML's
+    composer is recursive) and counts nodes; aliases are measured after composing."""
+
+    def __init__(self, text: str, origin: str) -> None:
+        super().__init__(text)
+        self.origin = origin
+        self._depth = 0
+        self._nodes = 0
+
+    def compose_node(self, parent, index):  # type: ignore[override]
+        self._depth += 1
+        self._nodes += 1
+        try:
+            if self._depth > MAX_YAML_DEPTH or self._nodes > MAX_YAML_NODES:
+                mark = self.peek_event().start_mark
+                what = (f"nested more than {MAX_YAML_DEPTH} levels deep" if self._depth > MAX_YAML_DEPTH
+                        else f"more than {MAX_YAML_NODES} values")
+                raise SpecError(f"{self.origin}: line {mark.line + 1}: the spec has {what}; the limit is "
+                                f"{MAX_YAML_DEPTH if self._depth > MAX_YAML_DEPTH else MAX_YAML_NODES}")
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+def expanded_size(root: yaml.Node, limit: int) -> int:
+    """How many values the document holds once every alias is replaced by what it names
+    (a 500-byte "billion laughs" expands to billions). Stops counting past `limit`."""
+    memo: dict[int, int] = {}
+
+    def size(node: yaml.Node) -> int:
+        known = memo.get(id(node))
+        if known is not None:
+            return known
+        memo[id(node)] = limit + 1  # a cycle (a node containing its own alias) never ends
+        if isinstance(node, yaml.MappingNode):
+            total = 1 + sum(size(k) + size(v) for k, v in node.value)
+        elif isinstance(node, yaml.SequenceNode):
+            total = 1 + sum(size(v) for v in node.value)
+        else:
+            total = 1
+        memo[id(node)] = min(total, limit + 1)
+        return memo[id(node)]
+
+    return size(root)
+
+
 def parse_spec(text: str, origin: str = "<spec>") -> Spec:
-    """Parse and validate a spec; every error names `origin` and a line."""
+    """Parse and validate a spec. Every problem is reported, one line each, naming `origin`
+    and a line; the YAML is bounded in size, nesting and alias expansion."""
     if len(text) > MAX_SPEC_CHARS:
         raise SpecError(f"{origin}: the spec is {len(text) / 1e6:.1f} MB; the limit is {MAX_SPEC_CHARS // 1000} kB")
-    loader = yaml.SafeLoader(text)
+    try:
+        check_text(text, origin)
+    except BadInput as exc:
+        raise SpecError(str(exc)) from None
+    loader = _BoundedLoader(text, origin)
     try:
         # one pass: the node tree locates errors, the same nodes give the data
         root = loader.get_single_node()
+        if root is not None and expanded_size(root, MAX_YAML_NODES) > MAX_YAML_NODES:
+            raise SpecError(f"{origin}: the spec expands to more than {MAX_YAML_NODES} values through YAML "
+                            f"aliases (&anchor and *reference); the limit is {MAX_YAML_NODES}")
         data = loader.construct_document(root) if root is not None else None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
@@ -124,19 +188,36 @@ def parse_spec(text: str, origin: str = "<spec>") -> Spec:
         raise SpecError(f"{origin}: {where}malformed YAML: {problem}") from None
     finally:
         loader.dispose()
-    return _Validator(origin, root).spec(data, text)
+    validator = _Validator(origin, root)
+    spec = validator.spec(data, text)
+    if validator.problems:
+        raise SpecError("\n".join(validator.problems))
+    assert spec is not None
+    return spec
+
+
+class _Invalid(Exception):
+    """A value so wrong that the part of the spec holding it cannot be checked further."""
+
+
+def _did_you_mean(word: str, choices: set[str]) -> str:
+    close = difflib.get_close_matches(word, sorted(choices), n=1, cutoff=0.6)
+    return f"did you mean '{close[0]}'? " if close else ""
 
 
 class _Validator:
     def __init__(self, origin: str, root: yaml.Node | None):
         self.origin = origin
         self.root = root
+        self.problems: list[str] = []
 
-    def fail(self, path: tuple, message: str) -> SpecError:
+    def fail(self, path: tuple, message: str) -> _Invalid:
+        """Record a problem; the returned exception, raised, abandons the part being checked."""
         node = self._node_at(path)
         line = f"line {node.start_mark.line + 1}: " if node is not None else ""
         where = ".".join(str(p) for p in path) or "top level"
-        return SpecError(f"{self.origin}: {line}{where}: {message}")
+        self.problems.append(f"{self.origin}: {line}{where}: {message}")
+        return _Invalid(message)
 
     def _node_at(self, path: tuple) -> yaml.Node | None:
         node = self.root
@@ -157,52 +238,80 @@ class _Validator:
         node = self._node_at(path)
         return node.start_mark.line + 1 if node is not None else 0
 
-    def spec(self, data: Any, text: str) -> Spec:
+    def text(self, path: tuple, value: str, *, name: bool = False) -> None:
+        try:
+            (check_name if name else check_text)(value, "text")
+        except BadInput as exc:
+            raise self.fail(path, str(exc).removeprefix("text: ")) from None
+
+    def spec(self, data: Any, text: str) -> Spec | None:
         if not isinstance(data, dict):
-            raise self.fail((), "a spec must be a mapping with 'function', 'description' and 'behaviors'")
-        unknown = sorted(set(map(str, data)) - TOP_KEYS)
-        if unknown:
-            raise self.fail((unknown[0],), f"unknown key '{unknown[0]}' (allowed: {', '.join(sorted(TOP_KEYS))})")
+            self.fail((), "a spec must be a mapping with 'function', 'description' and 'behaviors'")
+            return None
+        for key in sorted(set(map(str, data)) - TOP_KEYS):
+            self.fail((key,), f"unknown key '{key}' ({_did_you_mean(key, TOP_KEYS)}allowed: {', '.join(sorted(TOP_KEYS))})")
         function = data.get("function")
         if not isinstance(function, str) or not _IDENT_RE.match(function):
-            raise self.fail(("function",), "'function' must name the entry function, e.g. function: sort_list")
+            self.fail(("function",), "'function' must name the entry function, e.g. function: sort_list")
         description = data.get("description", "")
         if not isinstance(description, str) or not description.strip():
-            raise self.fail(("description",), "'description' must be a non-empty string")
-        if len(description) > MAX_DESCRIPTION_CHARS:
-            raise self.fail(("description",), f"description is {len(description)} characters; the limit is {MAX_DESCRIPTION_CHARS}")
+            self.fail(("description",), "'description' must be a non-empty string")
+        elif len(description) > MAX_DESCRIPTION_CHARS:
+            self.fail(("description",), f"description is {len(description)} characters; the limit is {MAX_DESCRIPTION_CHARS}")
+        else:
+            self._attempt(self.text, ("description",), description)
         tests = data.get("tests")
         if tests is not None and (not isinstance(tests, str) or not tests.strip()):
-            raise self.fail(("tests",), "'tests' must be a block of Python asserts")
-        if tests is not None:
+            self.fail(("tests",), "'tests' must be a block of Python asserts")
+            tests = None
+        elif tests is not None:
             try:
                 compile(tests, f"{self.origin}:tests", "exec")
             except SyntaxError as exc:
-                raise self.fail(("tests",), f"syntax error in tests at its line {exc.lineno}: {exc.msg}") from None
+                self.fail(("tests",), f"syntax error in tests at its line {exc.lineno}: {exc.msg}")
+            except ValueError as exc:  # NUL bytes
+                self.fail(("tests",), f"cannot compile tests: {exc}")
         tags = data.get("tags") or []
         if isinstance(tags, str):
             tags = [t.strip() for t in tags.split(",") if t.strip()]
         if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
-            raise self.fail(("tags",), "'tags' must be a list of strings")
+            self.fail(("tags",), "'tags' must be a list of strings")
+            tags = []
+        elif len(tags) > MAX_TAGS:
+            self.fail(("tags",), f"{len(tags)} tags; the limit is {MAX_TAGS}")
+        else:
+            for i, tag in enumerate(tags):
+                self._attempt(self.text, ("tags", i), tag, name=True)
         name = data.get("name")
         if name is not None and (not isinstance(name, str) or not name.strip()):
-            raise self.fail(("name",), "'name' must be a non-empty string")
+            self.fail(("name",), "'name' must be a non-empty string")
+        elif name is not None:
+            self._attempt(self.text, ("name",), name, name=True)
         kind = str(data.get("type", "FUNCTION")).upper()
         if kind not in {"FUNCTION", "WORKFLOW", "TOOL", "TEST"}:
-            raise self.fail(("type",), "'type' must be one of FUNCTION, WORKFLOW, TOOL, TEST")
+            self.fail(("type",), "'type' must be one of FUNCTION, WORKFLOW, TOOL, TEST")
         raw_behaviors = data.get("behaviors")
         if raw_behaviors is None:
             raw_behaviors = []
+        behaviors: list[Behavior] = []
         if not isinstance(raw_behaviors, list):
-            raise self.fail(("behaviors",), "'behaviors' must be a list")
-        if not raw_behaviors and not tests:
-            raise self.fail(("behaviors",), "a spec needs at least one behaviour or a tests block")
-        behaviors = [self.behavior(i, b) for i, b in enumerate(raw_behaviors)]
+            self.fail(("behaviors",), "'behaviors' must be a list")
+        elif len(raw_behaviors) > MAX_BEHAVIORS:
+            self.fail(("behaviors",), f"{len(raw_behaviors)} behaviours; the limit is {MAX_BEHAVIORS} per spec")
+        else:
+            if not raw_behaviors and not tests:
+                self.fail(("behaviors",), "a spec needs at least one behaviour or a tests block")
+            for i, raw in enumerate(raw_behaviors):
+                behavior = self._attempt(self.behavior, i, raw)
+                if behavior is not None:
+                    behaviors.append(behavior)
         seen: set[str] = set()
         for i, b in enumerate(behaviors):
             if b.name in seen:
-                raise self.fail(("behaviors", i, "behavior"), f"duplicate behaviour name '{b.name}'")
+                self.fail(("behaviors", i, "behavior"), f"duplicate behaviour name '{b.name}'")
             seen.add(b.name)
+        if self.problems:
+            return None
         return Spec(
             function=function,
             description=description.strip(),
@@ -215,16 +324,24 @@ class _Validator:
             origin=self.origin,
         )
 
+    def _attempt(self, check, *args, **kwargs):
+        """Run one check; a problem it raises is already recorded, and checking goes on."""
+        try:
+            return check(*args, **kwargs)
+        except _Invalid:
+            return None
+
     def behavior(self, index: int, raw: Any) -> Behavior:
         path = ("behaviors", index)
         if not isinstance(raw, dict):
             raise self.fail(path, "each behaviour must be a mapping with 'behavior', 'given' and 'then'")
-        unknown = sorted(set(map(str, raw)) - BEHAVIOR_KEYS)
-        if unknown:
-            raise self.fail(path + (unknown[0],), f"unknown key '{unknown[0]}' (allowed: {', '.join(sorted(BEHAVIOR_KEYS))})")
+        for key in sorted(set(map(str, raw)) - BEHAVIOR_KEYS):
+            self.fail(path + (key,), f"unknown key '{key}' ({_did_you_mean(key, BEHAVIOR_KEYS)}allowed: "
+                                     f"{', '.join(sorted(BEHAVIOR_KEYS))})")
         name = raw.get("behavior")
         if not isinstance(name, str) or not name.strip():
             raise self.fail(path + ("behavior",), "'behavior' must name the behaviour")
+        self.text(path + ("behavior",), name, name=True)
         given = raw.get("given")
         if given is None:
             given = {}
@@ -235,7 +352,10 @@ class _Validator:
         then = raw.get("then")
         if not isinstance(then, dict) or not then:
             raise self.fail(path + ("then",), "'then' must be a non-empty mapping of expectations")
-        checked = {str(k): self.expectation(path + ("then", str(k)), str(k), v) for k, v in then.items()}
+        checked = {}
+        for k, v in then.items():
+            result = self._attempt(self.expectation, path + ("then", str(k)), str(k), v)
+            checked[str(k)] = result
         if "raises" in checked and set(checked) & {"result_equals", "result_contains", "result_type", "confidence"}:
             raise self.fail(path + ("then",), "'raises' cannot be combined with expectations on the result")
         probe = raw.get("probe")
@@ -246,7 +366,8 @@ class _Validator:
 
     def expectation(self, path: tuple, key: str, value: Any) -> Any:
         if key not in THEN_KEYS:
-            raise self.fail(path, f"unknown expectation '{key}' (allowed: {', '.join(sorted(THEN_KEYS))})")
+            raise self.fail(path, f"unknown expectation '{key}' ({_did_you_mean(key, THEN_KEYS)}allowed: "
+                                  f"{', '.join(sorted(THEN_KEYS))})")
         if key == "result_equals":
             return self.plain(path, value)
         if key == "result_contains":
@@ -279,7 +400,10 @@ class _Validator:
 
     def plain(self, path: tuple, value: Any) -> Any:
         """Values travel to the sandbox as plain literals; YAML's dates and sets do not."""
-        if value is None or isinstance(value, (bool, int, float, str)):
+        if isinstance(value, str):
+            self.text(path, value)
+            return value
+        if value is None or isinstance(value, (bool, int, float)):
             return value
         if isinstance(value, list):
             for item in value:

@@ -20,6 +20,8 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
+from dse_tui.engine import shutdown
+
 from .embedded_worker import MAX_FRAME, encode_frame
 
 POLL_S = 0.05  # how often a running request looks at its cancel event
@@ -100,6 +102,8 @@ class ModelWorker:
         """Start the worker and load the model unless it already holds it; the load's ms (0 if warm)."""
         if self.alive:
             return 0.0
+        if shutdown.requested():
+            raise WorkerCancelled()
         env = {k: v for k, v in os.environ.items() if k not in _SECRET_ENV}
         # Its own session: a terminal's Ctrl-C or hang-up is DSE's to handle, and DSE ends it.
         # It never outlives DSE: it exits when its stdin closes.
@@ -248,4 +252,16 @@ def shutdown_workers() -> None:
         worker.kill()
 
 
+def _signal_workers() -> None:
+    """The shutdown hook: SIGKILL only (it may run in a signal handler); reaping comes later."""
+    for worker in list(_live):
+        proc = worker.proc
+        if proc is not None:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+
+
 atexit.register(shutdown_workers)
+shutdown.on_shutdown(_signal_workers)
