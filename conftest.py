@@ -60,6 +60,7 @@ def _starter_db(tmp_path_factory, embedder) -> Path:
     home = tmp_path_factory.mktemp("starter_home")
     eng = Engine(home, embedder=embedder)
     eng.ensure_starter_library()
+    eng.run_jobs()  # verified here, as a store in use would be: no job left for the tests to race
     eng.close()
     return home
 

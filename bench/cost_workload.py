@@ -169,7 +169,7 @@ def main() -> int:
         wrong += not run_spec(code, specs[name], engine.sandbox, coverage=False).all_passed
         print(f"\r{i + 1}/{args.requests} hits {hits} calls {len(llm.calls)}", end="", file=sys.stderr, flush=True)
     print(file=sys.stderr)
-    with_dse = engine.generation.spent_since(datetime.fromtimestamp(0, timezone.utc))
+    with_dse = engine.ledger.spent_since(datetime.fromtimestamp(0, timezone.utc))
     without_dse = sum(cost_per_call[name] for name in asked)  # one priced call per request
     print(json.dumps({
         "bench": "cost_workload",

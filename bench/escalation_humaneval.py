@@ -70,7 +70,7 @@ def ask_all(engine: Engine, tasks: list[Task], *, attempts: int, examples: int, 
         # The task text is the prompt's own docstring: what a user would describe.
         result = engine.ask(task.prompt, parse_spec(task.spec_text, origin=task.task_id), ladder=ladder, settings=settings)
         latencies.append((time.perf_counter() - started) * 1000)
-        transcript = engine.generation.get(result.transcript_id)
+        transcript = engine.transcript(result.transcript_id)
         tokens += sum(a.input_tokens + a.output_tokens for a in transcript.attempt_records)
         if result.artifact is not None:
             solved.append(task)
@@ -96,8 +96,7 @@ def ask_all(engine: Engine, tasks: list[Task], *, attempts: int, examples: int, 
 def report_home(home: str, label: str) -> dict:
     """Figures of a run read back from its home's transcripts: for a run cut short."""
     engine = Engine(home)
-    log = engine.generation
-    transcripts = [log.get(t.id) for t in log.list(limit=10_000)]
+    transcripts = [engine.transcript(t.id) for t in engine.list_transcripts(limit=10_000)]
     tasks = {t.task_id: t for t in load_tasks()}
     by_prompt = {t.prompt.strip(): t for t in tasks.values()}
     done = [t for t in transcripts if t.outcome in ("generated", "failed")]

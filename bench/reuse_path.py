@@ -41,6 +41,7 @@ def main() -> int:
     home = tempfile.mkdtemp(prefix="dse-reuse-")
     setup = Engine(home)
     setup.ensure_starter_library()
+    setup.run_jobs()  # verified, as a store in use is
     setup.close()
     backends = [s for s in available_sandboxes() if s.name != "none"] if args.sandbox == "all" else [select_sandbox(args.sandbox)]
     for sandbox in backends:
@@ -54,11 +55,11 @@ def main() -> int:
             t0 = time.perf_counter()
             vector = engine.embedder.embed_one(query)
             t1 = time.perf_counter()
-            hits = engine.store.search(vector, k=1, min_quality=0.5)
+            hits = engine.finder.search(vector, 1, min_quality=0.5)
             t2 = time.perf_counter()
-            outcome = engine.run(hits[0][0], inputs, source="reuse")
+            outcome = engine.run(hits[0].artifact, inputs, source="reuse")
             t3 = time.perf_counter()
-            wrong += hits[0][0].name != expected or not outcome.success
+            wrong += hits[0].artifact.name != expected or not outcome.success
             for key, value in zip(stages, (t1 - t0, t2 - t1, t3 - t2, t3 - t0)):
                 stages[key].append(value * 1000)
         print(json.dumps({

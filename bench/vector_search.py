@@ -148,7 +148,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from dse_tui.engine.library.embedder import Embedder
-    from dse_tui.store import ArtifactStore, embed_text
+    from dse_tui.engine.library.views import embed_text
+    from dse_tui.store import ArtifactRepository, Database, VectorIndex
 
     def emit(**kw):
         print(json.dumps(kw), flush=True)
@@ -162,17 +163,27 @@ def main(argv: list[str] | None = None) -> int:
     db_path = args.db or Path(tmp) / "bench.db"
     if db_path.exists() and not args.reuse_db:
         db_path.unlink()
-    store = ArtifactStore(db_path)
-    if store.count() != args.n:
-        store.ensure_embedding_model(Embedder.name, Embedder.dim, lambda t: np.zeros((len(t), Embedder.dim)))
+    db = Database(db_path)
+    repo, store = ArtifactRepository(db), VectorIndex(db)
+    if repo.count() != args.n:
+        store.use_model(Embedder.name, Embedder.dim)
         t0 = time.perf_counter()
         for a, v in zip(artifacts, vecs):
-            store.insert(a, v)  # one transaction each, as the engine does
+            with db.write():  # one transaction each, as the engine does
+                store.put(repo.insert(a).seq, v)
         dt = time.perf_counter() - t0
         emit(metric="insert", n=args.n, seconds=round(dt, 1), artifacts_per_s=round(args.n / dt, 1))
-    with store._conn() as conn:  # fold the WAL into the file before measuring its size
+    with db.read() as conn:  # fold the WAL into the file before measuring its size
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    size = store.stats()["size_bytes"]
+        seq_of = dict(conn.execute("SELECT id, seq FROM artifacts").fetchall())
+    size = repo.stats()["size_bytes"]
+
+    def search(q, k, **kw):
+        """What find does below the embedder: the index searched, the hits' artifacts loaded."""
+        hits = store.search(q, k, **kw)
+        loaded = repo.by_seqs([s for s, _ in hits])
+        return [(loaded[s], sim) for s, sim in hits]
+
     emit(metric="db_size", bytes=size, mb_per_1k_artifacts=round(size / args.n * 1000 / 2**20, 3))
 
     qtexts = [d for _, d in corpus(args.queries, seed=4242)]  # held-out phrasings
@@ -182,6 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     truth = {None: [exact_topk(vecs, None, q, args.k) for q in qvecs],
              args.min_quality: [exact_topk(vecs, mask, q, args.k) for q in qvecs]}
     ids = [a.id for a in artifacts]
+    assert all(a.id in seq_of for a in artifacts)
 
     defaults = (store.min_candidates, store.oversample)
     for cand in [int(c) for c in args.candidates.split(",")] + [None]:
@@ -192,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
             times, recalls = [], []
             for q, want in zip(qvecs, truth[mq]):
                 t = time.perf_counter()
-                hits = store.search(q, args.k, min_quality=mq or 0.0)
+                hits = search(q, args.k, min_quality=mq or 0.0)
                 times.append((time.perf_counter() - t) * 1000)
                 got = {h[0].id for h in hits}
                 recalls.append(len(got & {ids[i] for i in want}) / args.k)
@@ -208,13 +220,13 @@ def main(argv: list[str] | None = None) -> int:
     for q in qvecs:
         want = {ids[i] for i in exact_topk(vecs, tag_mask, q, args.k)}
         t = time.perf_counter()
-        hits = store.search(q, args.k, tags=[tag])
+        hits = search(q, args.k, tags=[tag])
         times.append((time.perf_counter() - t) * 1000)
         recalls.append(len({h[0].id for h in hits} & want) / args.k)
     emit(metric="find_tag", n=args.n, k=args.k, tag_share=round(float(tag_mask.mean()), 4),
          p50_ms=round(pct(times, 50), 2), p95_ms=round(pct(times, 95), 2),
          recall_at_k=round(float(np.mean(recalls)), 4))
-    store.close()
+    db.close()
     return 0
 
 

@@ -25,6 +25,7 @@ from textual.signal import Signal
 from textual.worker import Worker, WorkerState
 
 from dse_tui.engine import shutdown
+from dse_tui.engine.events import JobFinished, JobProgress, Progress
 from dse_tui.screens.ask import AskScreen
 from dse_tui.screens.library import LibraryScreen
 from dse_tui.screens.transcripts import TranscriptsScreen
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
     from dse_tui.engine.events import Event
 
 EXIT_GRACE_S = 5.0
+JOB_WORDS = {"verify": "verifying artifacts", "reembed": "re-embedding artifacts", "rollup": "rolling up metrics"}
 DEFAULT_THEME = "ansi-dark"  # ANSI colours: readable on the Linux console and over any SSH terminal
 
 
@@ -102,11 +104,15 @@ class DSEApp(App):
         keymap: dict[str, str] | None = None,
         theme: str | None = None,
         owns_process: bool = False,
+        run_jobs: bool = True,
     ) -> None:
         """`engine` lets tests inject an open engine; the app then neither creates nor closes it.
-        `owns_process`: the app is the process (`dse`), so its exit ends all of DSE's work."""
+        `owns_process`: the app is the process (`dse`), so its exit ends all of DSE's work.
+        `run_jobs`: run the store's background jobs (re-verification...) once the engine is open."""
         super().__init__()
         self._owns_process = owns_process
+        self._run_jobs = run_jobs
+        self._jobs_stop = threading.Event()
         self.animation_level = "none"  # low-resource default: no animation over SSH or on a Pi
         self._home = home
         self._injected = engine
@@ -148,6 +154,7 @@ class DSEApp(App):
         self.exit(None, 128 + signum)
 
     def on_unmount(self) -> None:
+        self._jobs_stop.set()
         if self._owns_process:
             # Whatever still runs in a worker thread gets a few seconds to record how it ended:
             # Python waits for those threads at exit, and an HTTP call may not end for minutes.
@@ -174,7 +181,10 @@ class DSEApp(App):
         if self._import_starter:
             engine.ensure_starter_library()  # progress arrives as engine events
         self.post_message(self.EngineOpened(engine))
-        engine.embedder  # warm up now, so the first search does not wait for the model
+        engine.ensure_index()  # warm up now, so the first search does not wait for the model
+        engine.embedder.load()
+        if self._run_jobs:
+            engine.run_jobs(self._jobs_stop)  # e.g. verifying the starter library; progress as events
 
     @staticmethod
     def _sandbox_text(engine: Engine) -> tuple[str, str, str]:
@@ -203,9 +213,15 @@ class DSEApp(App):
 
     def on_dseapp_engine_event(self, message: EngineEvent) -> None:
         event = message.event
-        if type(event).__name__ == "Progress" and not self.status.ready:
+        if isinstance(event, Progress) and not self.status.ready:
             detail = f" · {event.detail}" if event.detail else ""
             self._set_status(replace(self.status, message=f"importing {event.task} {event.done}/{event.total}{detail}"))
+        elif isinstance(event, JobProgress):
+            total = f"/{event.total}" if event.total is not None else ""
+            self._set_status(replace(self.status, message=f"{JOB_WORDS.get(event.kind, event.kind)} {event.done}{total}"))
+        elif isinstance(event, JobFinished):
+            self._set_status(replace(self.status, message="" if event.state in ("done", "queued")
+                                     else f"{JOB_WORDS.get(event.kind, event.kind)} {event.state}"))
         self.event_signal.publish(event)
 
     def _set_status(self, status: ShellStatus) -> None:

@@ -48,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("code", metavar="CODE.py")
     p.add_argument("--spec", required=True, metavar="SPEC.yaml")
     p.add_argument("--name", help="artifact name (default: the spec's function)")
+    p.add_argument("--new-version", action="store_true", help="store as the next version of a name that exists")
     p.add_argument("--tags", default="", help="comma-separated tags")
     _common(p)
 
@@ -94,6 +95,10 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
 
     p = sub.add_parser("models", help="the model ladder: tiers, availability and prices")
+    _common(p)
+
+    p = sub.add_parser("jobs", help="background jobs (re-verification, re-embedding, roll-ups); --run runs them")
+    p.add_argument("--run", action="store_true", help="run the queued jobs now, showing progress")
     _common(p)
     return parser
 
@@ -148,7 +153,8 @@ def cmd_add(args: argparse.Namespace) -> int:
 
     engine = _open_engine(args)
     try:
-        artifact = engine.add_files(args.code, args.spec, name=args.name, tags=_tags(args.tags))
+        artifact = engine.add_files(args.code, args.spec, name=args.name, tags=_tags(args.tags),
+                                    new_version=args.new_version)
     except SpecFailed as exc:
         failures = [c for c in exc.test_results["checks"] if not c["passed"]]
         if args.json:
@@ -219,7 +225,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from dse_tui.engine.facade import summary
+    from dse_tui.engine.library.find import summary
     from dse_tui.engine.errors import BadInput
 
     if args.limit < 1 or args.offset < 0:
@@ -231,9 +237,10 @@ def cmd_list(args: argparse.Namespace) -> int:
     else:
         from rich.table import Table
 
-        table = Table("name", "quality", "uses", "type", "description", "id", title=f"{engine.count_artifacts()} artifacts")
+        table = Table("name", "quality", "uses", "state", "description", "id", title=f"{engine.count_artifacts()} artifacts")
         for a in artifacts:
-            table.add_row(_e(a.name), f"{a.quality_score:.2f}", str(a.usage_count), a.type.value, _e(a.description[:50]), a.id[:12])
+            table.add_row(_e(a.name), f"{a.quality_score:.2f}", str(a.usage_count), a.state.value, _e(a.description[:50]),
+                          a.id[:12])
         _console().print(table)
     return EXIT_OK if artifacts else EXIT_NO
 
@@ -241,14 +248,19 @@ def cmd_list(args: argparse.Namespace) -> int:
 def cmd_show(args: argparse.Namespace) -> int:
     engine = _open_engine(args)
     artifact = engine.resolve(args.ref)
-    lineage = engine.store.lineage(artifact.id)
+    lineage = engine.lineage(artifact.id)
+    edges = engine.lineage_edges(artifact.id)
     if args.json:
-        _print_json({**artifact.to_dict(), "lineage": [a.id for a in lineage]})
+        _print_json({**artifact.to_dict(), "lineage": [a.id for a in lineage],
+                     "edges": [{"child": e.child_id, "parent": e.parent_id, "kind": e.kind.value} for e in edges]})
         return EXIT_OK
     from rich.syntax import Syntax
 
     console = _console()
-    console.print(f"[bold]{_e(artifact.name)}[/] v{artifact.version}  {artifact.id}  quality {artifact.quality_score:.2f}  used {artifact.usage_count}×")
+    console.print(f"[bold]{_e(artifact.name)}[/] v{artifact.version}  {artifact.id}  quality {artifact.quality_score:.2f}  "
+                  f"used {artifact.usage_count}×  {artifact.state.value}")
+    if artifact.state_reason:
+        console.print(f"  {_e(artifact.state_reason)}")
     console.print(_v(artifact.description), markup=False)
     console.print(Syntax(_v(artifact.content), "python", theme="ansi_dark", line_numbers=True))
     console.print(Syntax(_v(artifact.spec), "yaml", theme="ansi_dark"))
@@ -256,6 +268,9 @@ def cmd_show(args: argparse.Namespace) -> int:
         console.print(f"  {'[green]✓[/]' if check['passed'] else '[red]✗[/]'} {_e(check['name'])}")
     if len(lineage) > 1:
         console.print("lineage: " + " → ".join(f"{_v(a.name)} v{a.version}" for a in lineage), markup=False)
+    for edge in edges:
+        other, direction = (edge.parent_id, "of") if edge.child_id == artifact.id else (edge.child_id, "by")
+        console.print(f"  {edge.kind.value.replace('_', ' ')} {direction} {other[:12]}", markup=False)
     return EXIT_OK
 
 
@@ -336,7 +351,7 @@ def _doctor_check(args: argparse.Namespace) -> int:
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    from dse_tui.engine.generation.ask import AttemptFinished, AttemptStarted, TierSkipped
+    from dse_tui.engine.events import AttemptFinished, AttemptStarted, TierSkipped
     from dse_tui.engine.specs.spec import load_spec_file
 
     spec = load_spec_file(args.spec)
@@ -376,9 +391,8 @@ def cmd_transcripts(args: argparse.Namespace) -> int:
     from dse_tui.engine.errors import NotFound
 
     engine = _open_engine(args, starter=False)
-    log = engine.generation
     if args.id:
-        transcript = log.get(args.id)
+        transcript = engine.transcript(args.id)
         if transcript is None:
             raise NotFound(f"no transcript with id '{args.id}'")
         if args.json:
@@ -396,7 +410,7 @@ def cmd_transcripts(args: argparse.Namespace) -> int:
             if a.error:
                 console.print(f"[red]{_e(a.error)}[/]")
         return EXIT_OK
-    transcripts = log.list(limit=args.limit)
+    transcripts = engine.list_transcripts(limit=args.limit)
     if args.json:
         _print_json([{k: v for k, v in t.to_dict().items() if k != "attempt_records"} for t in transcripts])
     else:
@@ -420,7 +434,7 @@ def cmd_models(args: argparse.Namespace) -> int:
 
     section = tiers_section()
     if "daily_budget_usd" in section:
-        section["spent_today_usd"] = round(_open_engine(args, starter=False).generation.spent_today(), 6)
+        section["spent_today_usd"] = round(_open_engine(args, starter=False).spent_today(), 6)
     if args.json:
         _print_json(section)
     else:
@@ -436,7 +450,36 @@ def cmd_models(args: argparse.Namespace) -> int:
     return EXIT_NO if section.get("error") else EXIT_OK
 
 
+def cmd_jobs(args: argparse.Namespace) -> int:
+    from dse_tui.engine.events import JobFinished, JobProgress
+
+    engine = _open_engine(args, starter=False)
+    if args.run:
+        def progress(event) -> None:
+            if isinstance(event, JobProgress) and sys.stderr.isatty():
+                total = f"/{event.total}" if event.total is not None else ""
+                sys.stderr.write(f"\r{event.kind} {event.done}{total} {_v(event.detail)[:60]:<60}")
+                sys.stderr.flush()
+            elif isinstance(event, JobFinished) and sys.stderr.isatty():
+                sys.stderr.write(f"\n{event.kind}: {event.state}{': ' + _v(event.error) if event.error else ''}\n")
+
+        engine.events.subscribe(progress)
+        engine.run_jobs()
+    jobs = engine.list_jobs()
+    if args.json:
+        _print_json([j.to_dict() for j in jobs])
+        return EXIT_OK
+    console = _console()
+    if not jobs:
+        console.print("no jobs")
+    for j in jobs:
+        total = f"/{j.total}" if j.total is not None else ""
+        console.print(f"{j.id:>4} {j.kind:<8} {j.state:<9} {j.done}{total}" + (f"  {_e(j.error)}" if j.error else ""))
+    return EXIT_OK
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "jobs": cmd_jobs,
     "ask": cmd_ask,
     "transcripts": cmd_transcripts,
     "models": cmd_models,

@@ -21,6 +21,7 @@ from textual.widgets import Button, Footer, Input, Label, Select, Static, TextAr
 from textual.worker import Worker, WorkerState
 
 from dse_tui.engine.display import prediction_text, visible
+from dse_tui.engine.events import AttemptFinished, AttemptStarted, StartTierChosen, TierSkipped
 from dse_tui.screens.transcripts import (
     TranscriptsScreen,
     duration_text,
@@ -76,16 +77,11 @@ class AskScreen(EngineScreen):
             self.ladder, self.providers, self.availability = ladder, providers, availability
 
     class Progress(Message):
-        """An engine event of the running ask (AttemptStarted, AttemptFinished, TierSkipped, AskFinished)."""
+        """An engine event of the running ask (TierSkipped, StartTierChosen, AttemptStarted, AttemptFinished...)."""
 
         def __init__(self, event: Any) -> None:
             super().__init__()
             self.event = event
-
-    class Predicted(Message):
-        def __init__(self, start_tier: str | None, prediction: dict[str, Any] | None) -> None:
-            super().__init__()
-            self.start_tier, self.prediction = start_tier, prediction
 
     class Finished(Message):
         def __init__(self, result: AskResult) -> None:
@@ -225,35 +221,29 @@ class AskScreen(EngineScreen):
     @work(thread=True, exclusive=True, exit_on_error=False, group="ask", name="ask")
     def _ask(self, task: str, spec: Any, max_tier: str | None, budget: float | None, cancel: threading.Event) -> None:
         assert self.engine is not None
-        engine = self.engine
-        predicted = False
 
         def on_event(event: Any) -> None:  # on this worker thread
-            nonlocal predicted
-            if not predicted and type(event).__name__ == "AttemptStarted":
-                predicted = True
-                # The engine stored its start-tier prediction before the first attempt; show why it starts there.
-                transcript = engine.generation.get(event.transcript_id)
-                if transcript is not None:
-                    self.post_message(self.Predicted(transcript.start_tier, transcript.prediction))
             self.post_message(self.Progress(event))
 
-        result = engine.ask(task, spec, max_tier=max_tier, budget_usd=budget, ladder=self.ladder,
-                            providers=self.providers, cancel=cancel, on_event=on_event)
+        result = self.engine.ask(task, spec, max_tier=max_tier, budget_usd=budget, ladder=self.ladder,
+                                 providers=self.providers, cancel=cancel, on_event=on_event)
         self.post_message(self.Finished(result))
 
     def on_ask_screen_progress(self, message: Progress) -> None:
         event = message.event
-        kind = type(event).__name__
         self.transcript_id = getattr(event, "transcript_id", None) or self.transcript_id
-        if kind in ("TierSkipped", "AttemptStarted"):
+        if isinstance(event, (TierSkipped, StartTierChosen, AttemptStarted)):
             self._line("reuse", "no stored artifact passes this spec: generating", "-done")
-        if kind == "TierSkipped":
+        if isinstance(event, TierSkipped):
             self._line(f"skip-{event.tier}", f"skipped {event.tier}: {visible(event.reason, one_line=True)}", "-skipped")
-        elif kind == "AttemptStarted":
+        elif isinstance(event, StartTierChosen):
+            text = prediction_text(event.start_tier, event.prediction)
+            if text:
+                self._line("prediction", text, "-info")
+        elif isinstance(event, AttemptStarted):
             self._attempts[event.n] = event
             self._line(f"attempt-{event.n}", f"{self._attempt_head(event)} … running", "-running")
-        elif kind == "AttemptFinished":
+        elif isinstance(event, AttemptFinished):
             started = self._attempts.get(event.n)
             head = self._attempt_head(started) if started else f"attempt {event.n}: {event.tier}"
             extra = "".join([f" · {money(event.cost_usd)}" if event.cost_usd else "",
@@ -261,13 +251,8 @@ class AskScreen(EngineScreen):
             if event.passed:
                 self._line(f"attempt-{event.n}", f"{head} ✓ passed{extra}", "-passed")
             else:
-                self._line(f"attempt-{event.n}", f"{head} ✗ failed: {visible(first_line(event.failures), one_line=True) or 'no reason given'}"
-                           f"{extra}", "-failed")
-
-    def on_ask_screen_predicted(self, message: Predicted) -> None:
-        text = prediction_text(message.start_tier, message.prediction)
-        if text:
-            self._line("prediction", text, "-info")
+                failed = visible(first_line(event.failures), one_line=True) or "no reason given"
+                self._line(f"attempt-{event.n}", f"{head} ✗ failed: {failed}{extra}", "-failed")
 
     def on_ask_screen_finished(self, message: Finished) -> None:
         result = message.result

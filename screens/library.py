@@ -19,6 +19,7 @@ from textual.widgets import DataTable, Footer, Input, Label, Select, Static
 from textual.worker import get_current_worker
 
 from dse_tui.engine.display import visible
+from dse_tui.engine.events import ArtifactStateChanged, ArtifactStored
 from dse_tui.screens.engine_screen import EngineScreen
 from dse_tui.screens.widgets.detail import ArtifactDetail
 from dse_tui.screens.widgets.host import PaletteCommand
@@ -77,9 +78,11 @@ class LibraryScreen(EngineScreen):
             self.similarity = similarity  # set for search results, None for the paged list
 
     class HistoryLoaded(Message):
-        def __init__(self, artifact: Artifact, lineage: list[Artifact], metrics: list[Any], example: str | None) -> None:
+        def __init__(self, artifact: Artifact, lineage: list[Artifact], metrics: list[Any], example: str | None,
+                     edges: list[Any]) -> None:
             super().__init__()
             self.artifact, self.lineage, self.metrics, self.example = artifact, lineage, metrics, example
+            self.edges = edges
 
     class RunFinished(Message):
         def __init__(self, outcome: RunOutcome) -> None:
@@ -153,7 +156,7 @@ class LibraryScreen(EngineScreen):
 
     def engine_event(self, event: Any) -> None:
         # Something new was stored (e.g. by another screen): show it. Runs refresh themselves.
-        if type(event).__name__ == "ArtifactStored" and self.engine is not None:
+        if isinstance(event, (ArtifactStored, ArtifactStateChanged)) and self.engine is not None:
             self.reload()
 
     # -- loading rows ---------------------------------------------------------------------------
@@ -290,14 +293,15 @@ class LibraryScreen(EngineScreen):
     @work(thread=True, exclusive=True, exit_on_error=False, group="library-detail", name="load history")
     def _load_history(self, artifact: Artifact) -> None:
         assert self.engine is not None
-        lineage = self.engine.store.lineage(artifact.id)
-        metrics = self.engine.store.metrics(artifact.id, 20)
+        lineage = self.engine.lineage(artifact.id)
+        edges = self.engine.lineage_edges(artifact.id)
+        metrics = self.engine.recent_metrics(artifact.id, 20)
         example = run_example(artifact.spec)
         if not get_current_worker().is_cancelled:
-            self.post_message(self.HistoryLoaded(artifact, list(lineage), list(metrics), example))
+            self.post_message(self.HistoryLoaded(artifact, list(lineage), list(metrics), example, list(edges)))
 
     def on_library_screen_history_loaded(self, message: HistoryLoaded) -> None:
-        self.query_one(ArtifactDetail).show_history(message.artifact, message.lineage, message.metrics)
+        self.query_one(ArtifactDetail).show_history(message.artifact, message.lineage, message.metrics, message.edges)
         if message.artifact.id == self._highlighted_id():
             hint = f"keyword arguments as JSON, e.g. {message.example}" if message.example else '{"arg": value}'
             self.query_one("#run-args", Input).placeholder = hint
@@ -329,7 +333,7 @@ class LibraryScreen(EngineScreen):
     @work(thread=True, exclusive=True, exit_on_error=False, group="library-run", name="run")
     def _run(self, artifact: Artifact, inputs: dict[str, Any]) -> None:
         assert self.engine is not None
-        self.post_message(self.RunFinished(self.engine.run(artifact, inputs, source="tui")))
+        self.post_message(self.RunFinished(self.engine.run(artifact, inputs)))
 
     def on_library_screen_run_finished(self, message: RunFinished) -> None:
         outcome = message.outcome

@@ -21,6 +21,7 @@ from textual.widgets import DataTable, Footer, Label, Static
 from textual.worker import get_current_worker
 
 from dse_tui.engine.display import clip, prediction_text, visible
+from dse_tui.engine.events import AskFinished, AttemptFinished
 from dse_tui.screens.widgets.detail import ArtifactDetail, checks_text
 from dse_tui.screens.engine_screen import EngineScreen
 from dse_tui.screens.widgets.host import PaletteCommand
@@ -28,11 +29,11 @@ from dse_tui.screens.widgets.status import StatusLine
 
 if TYPE_CHECKING:
     from dse_tui.engine.facade import Engine
-    from dse_tui.store.generation import AttemptRecord, Transcript
+    from dse_tui.store.transcripts import AttemptRecord, Transcript
 
 MODEL_CHARS = 16  # model names like "SmolLM2-135M-Instruct.Q4_1.gguf" would crowd a progress line
 # Engine events after which the list is out of date.
-REFRESH_ON = {"AskFinished", "AttemptFinished"}
+REFRESH_ON = (AskFinished, AttemptFinished)
 
 # The same syntax rendering the Library's detail pane uses (ANSI theme, wrapped).
 syntax = ArtifactDetail._syntax
@@ -174,7 +175,7 @@ class TranscriptsScreen(EngineScreen):
 
     def engine_event(self, event: Any) -> None:
         # An ask (on the Ask screen or elsewhere in this process) wrote to the log: show it.
-        if type(event).__name__ in REFRESH_ON and self.engine is not None and self.is_current:
+        if isinstance(event, REFRESH_ON) and self.engine is not None and self.is_current:
             self.reload()
 
     # -- the list ----------------------------------------------------------------------------------
@@ -188,11 +189,10 @@ class TranscriptsScreen(EngineScreen):
     @work(thread=True, exclusive=True, exit_on_error=False, group="transcripts-rows", name="list transcripts")
     def _load_page(self, request: int, offset: int) -> None:
         assert self.engine is not None
-        log = self.engine.generation
-        total = log.count()
+        total = self.engine.count_transcripts()
         if offset >= total > 0:  # the log shrank under us: show the last page
             offset = (total - 1) // self.PAGE_SIZE * self.PAGE_SIZE
-        rows = log.list(offset=offset, limit=self.PAGE_SIZE)
+        rows = self.engine.list_transcripts(offset=offset, limit=self.PAGE_SIZE)
         if not get_current_worker().is_cancelled:
             self.post_message(self.RowsLoaded(request, rows, total, offset))
 
@@ -245,7 +245,7 @@ class TranscriptsScreen(EngineScreen):
     @work(thread=True, exclusive=True, exit_on_error=False, group="transcripts-detail", name="load the transcript")
     def _load_detail(self, transcript_id: str) -> None:
         assert self.engine is not None
-        transcript = self.engine.generation.get(transcript_id)
+        transcript = self.engine.transcript(transcript_id)
         if transcript is not None and not get_current_worker().is_cancelled:
             self.post_message(self.DetailLoaded(transcript))
 

@@ -1,9 +1,23 @@
-"""SQLite + sqlite-vec persistence for DSE (installed as dse_tui.store). Knows nothing of the engine."""
+"""SQLite + sqlite-vec persistence for DSE (installed as dse_tui.store). Knows nothing of the engine.
 
-from .artifacts import ArtifactStore, DuplicateArtifact
-from .db import connect, migrate
-from .records import Artifact, ArtifactType, MetricPoint, utcnow
-from .vectors import embed_text
+One `Database` per store file (connections, transactions, migrations, errors), shared by a
+repository per aggregate: artifacts (with tags, versions, states, lineage edges, usage),
+vectors, metrics, transcripts, the spend ledger and jobs.
+"""
 
-__all__ = ["Artifact", "ArtifactStore", "ArtifactType", "DuplicateArtifact", "MetricPoint", "connect",
-           "embed_text", "migrate", "utcnow"]
+from .artifacts import ArtifactRepository, DuplicateArtifact, NameTaken
+from .db import Database, connect, migrate
+from .errors import StoreBusy, StoreDamaged, StoreError, StoreFull
+from .jobs import Job, JobRepository
+from .ledger import Ledger
+from .metrics import MetricsRepository, Window
+from .records import SOURCES, Artifact, ArtifactState, ArtifactType, LineageEdge, LineageKind, MetricPoint, utcnow
+from .transcripts import AttemptRecord, Transcript, TranscriptLog
+from .vectors import VectorIndex
+
+__all__ = [
+    "SOURCES", "Artifact", "ArtifactRepository", "ArtifactState", "ArtifactType", "AttemptRecord", "Database",
+    "DuplicateArtifact", "Job", "JobRepository", "Ledger", "LineageEdge", "LineageKind", "MetricPoint",
+    "MetricsRepository", "NameTaken", "StoreBusy", "StoreDamaged", "StoreError", "StoreFull", "Transcript",
+    "TranscriptLog", "VectorIndex", "Window", "connect", "migrate", "utcnow",
+]

@@ -1,12 +1,9 @@
-"""ArtifactStore: artifacts, their vectors, run metrics and lineage in one SQLite file.
+"""The artifacts repository: artifacts, their tags, versions, states, lineage edges and usage.
 
-Search is two-stage: a sqlite-vec `vec0` table holds a binary-quantised copy
-of every vector (1 bit per dimension, hamming distance: cheap to scan), which
-yields k x oversample candidates; those are re-scored exactly with the float32
-vectors. Type is a vec0 metadata column, filtered inside the scan; the
-quality bar and tags are applied while re-scoring (over a wider pool), and
-whenever filters leave fewer than k hits the filtered set is scanned exactly, so a filter never hides a
-matching artifact. Candidate pool sizes are tuned in bench/vector_search.py.
+Versions are per name and unique (UNIQUE(name, version)); a name gets a new version only
+when the caller asks for one (`new_version=True`), allocated inside the write transaction
+so concurrent stores can never share a number. Lineage is a set of explicit edges with a
+kind; nothing is inferred from names.
 """
 
 from __future__ import annotations
@@ -14,31 +11,25 @@ from __future__ import annotations
 import builtins
 import json
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import Any
 
-import numpy as np
-
 from . import db
-from .records import Artifact, ArtifactType, MetricPoint
-from .vectors import as_unit_f32, from_blob, quantize, to_blob
+from .records import Artifact, ArtifactState, ArtifactType, LineageEdge, LineageKind
 
 ORDERS = {
     "quality": "a.quality_score DESC, a.usage_count DESC, a.seq DESC",
-    "recent": "a.created_at DESC, a.seq DESC",
+    "recent": "coalesce(a.last_used, a.created_at) DESC, a.seq DESC",
     "name": "a.name ASC, a.version DESC, a.seq ASC",
     "usage": "a.usage_count DESC, a.quality_score DESC, a.seq DESC",
 }
-UNKNOWN_MODEL = "unknown"
 MIN_PREFIX = 6
-# Filtered sets at most this large are scanned exactly: cheaper than a vec0 pass, and exact.
-EXACT_SCAN_MAX = 2000
 
-_COLUMNS = (
+COLUMNS = (
     "a.seq, a.id, a.name, a.type, a.description, a.content, a.spec, a.test_results, a.quality_score, "
     "a.usage_count, a.avg_execution_time_ms, a.created_at, a.last_used, a.tags, a.metadata, "
-    "a.version, a.parent_id, a.provenance"
+    "a.version, a.provenance, a.state, a.state_reason, a.failure_count"
 )
 
 
@@ -46,7 +37,15 @@ class DuplicateArtifact(ValueError):
     """An artifact with this id is already stored."""
 
 
-def _ts(dt: datetime | None) -> str | None:
+class NameTaken(ValueError):
+    """Storing under a name that exists without asking for a new version."""
+
+    def __init__(self, existing: Artifact) -> None:
+        super().__init__(existing.name)
+        self.existing = existing
+
+
+def ts(dt: datetime | None) -> str | None:
     """Fixed-width ISO 8601 UTC so text order is time order. Naive datetimes are taken as UTC."""
     if dt is None:
         return None
@@ -59,222 +58,165 @@ def _dt(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text) if text else None
 
 
-def _row_to_artifact(r: Sequence[Any]) -> Artifact:
+def row_to_artifact(r: Sequence[Any]) -> Artifact:
     return Artifact(
-        id=r[1], name=r[2], type=ArtifactType(r[3]), description=r[4], content=r[5], spec=r[6],
+        seq=r[0], id=r[1], name=r[2], type=ArtifactType(r[3]), description=r[4], content=r[5], spec=r[6],
         test_results=json.loads(r[7]), quality_score=r[8], usage_count=r[9],
         avg_execution_time_ms=r[10], created_at=_dt(r[11]), last_used=_dt(r[12]),
-        tags=json.loads(r[13]), metadata=json.loads(r[14]), version=r[15], parent_id=r[16],
-        provenance=json.loads(r[17]),
+        tags=json.loads(r[13]), metadata=json.loads(r[14]), version=r[15],
+        provenance=json.loads(r[16]), state=ArtifactState(r[17]), state_reason=r[18], failure_count=r[19],
     )
 
 
-class ArtifactStore:
-    """Artifacts, their vectors, tags, run metrics and lineage. Thread-safe: every call borrows
-    a connection from the Database; writes are transactions."""
+def filters(type: ArtifactType | str | None = None, tags: Sequence[str] | None = None,
+            min_quality: float | None = None, states: Sequence[ArtifactState | str] | None = None,
+            ) -> tuple[str, list[Any]]:
+    """A WHERE clause over `artifacts a` and its arguments. tags: all must be present."""
+    clauses, args = ["1"], []
+    if type is not None:
+        clauses.append("a.type = ?")
+        args.append(ArtifactType(type).value)
+    if min_quality is not None:
+        clauses.append("a.quality_score >= ?")
+        args.append(float(min_quality))
+    if states:
+        clauses.append(f"a.state IN ({', '.join('?' * len(states))})")
+        args.extend(ArtifactState(s).value for s in states)
+    for tag in dict.fromkeys(tags or ()):
+        # IN (subquery) lets SQLite drive the query from the tag index when the tag is rare
+        clauses.append("a.seq IN (SELECT t.seq FROM artifact_tags t WHERE t.tag = ?)")
+        args.append(tag)
+    return " AND ".join(clauses), args
 
-    def __init__(self, database: db.Database | str | os.PathLike[str], *, oversample: int = 5,
-                 min_candidates: int = 50, quality_widen: float = 2.0) -> None:
-        """`database`: the shared Database, or a path (then this store owns and closes its own)."""
-        self._owns_db = not isinstance(database, db.Database)
-        self.db = db.Database(database) if self._owns_db else database
-        self.path = self.db.path
-        # binary candidates per query: max(k * oversample, min_candidates). vec0's top-k
-        # selection costs O(rows x k), so the pool size is the latency knob (bench/vector_search.py).
-        self.oversample = oversample
-        self.min_candidates = min_candidates
-        self.quality_widen = quality_widen
 
-    def _conn(self):
-        return self.db.read()
-
-    def _tx(self):
-        return self.db.write()
-
-    def close(self) -> None:
-        if self._owns_db:
-            self.db.close()
-
-    def __enter__(self) -> ArtifactStore:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    # -- embedding model --------------------------------------------------------------
-
-    @staticmethod
-    def _meta(conn: Any, key: str) -> str | None:
-        row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return row[0] if row else None
-
-    @staticmethod
-    def _set_meta(conn: Any, key: str, value: str) -> None:
-        conn.execute("INSERT INTO meta(key, value) VALUES (?, ?) "
-                     "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (key, value))
-
-    def _model_in(self, conn: Any) -> tuple[str, int] | None:
-        name, dim = self._meta(conn, "embedding_model"), self._meta(conn, "embedding_dim")
-        return (name, int(dim)) if name is not None and dim is not None else None
-
-    def embedding_model(self) -> tuple[str, int] | None:
-        """(model name, dimension) the stored vectors were made with; None for a fresh store."""
-        with self._conn() as conn:
-            return self._model_in(conn)
-
-    def _set_model(self, conn: Any, name: str, dim: int) -> None:
-        """Record the model; (re)create the binary index when the dimension changes."""
-        current = self._model_in(conn)
-        if current is None or current[1] != dim:
-            self._create_index(conn, dim)
-        self._set_meta(conn, "embedding_model", name)
-        self._set_meta(conn, "embedding_dim", str(dim))
-
-    @staticmethod
-    def _create_index(conn: Any, dim: int) -> None:
-        conn.execute("DROP TABLE IF EXISTS artifact_vec")
-        # metadata columns let vec0 apply the quality/type filters during the scan
-        conn.execute(f"CREATE VIRTUAL TABLE artifact_vec USING vec0(embedding bit[{dim}], quality float, type text)")
-
-    def rebuild_vector_index(self) -> int:
-        """The binary index made again from the float vectors (a recovered store has none)."""
-        with self._tx() as conn:
-            model = self._model_in(conn)
-            if model is None:
-                return 0
-            self._create_index(conn, model[1])
-            rows = conn.execute("SELECT v.seq, v.embedding, a.quality_score, a.type FROM artifact_vectors v "
-                                "JOIN artifacts a ON a.seq = v.seq WHERE v.dim = ?", (model[1],)).fetchall()
-            for seq, blob, quality, type_ in rows:
-                conn.execute("INSERT INTO artifact_vec(rowid, embedding, quality, type) VALUES (?, vec_bit(?), ?, ?)",
-                             (seq, quantize(from_blob(blob)), float(quality), type_))
-        return len(rows)
-
-    def ensure_embedding_model(self, name: str, dim: int,
-                               embed_fn: Callable[[builtins.list[Artifact]], np.ndarray], *,
-                               batch_size: int = 256,
-                               progress: Callable[[int, int], None] | None = None) -> int:
-        """Make every stored vector come from `name`; re-embeds the others. Returns how many.
-
-        embed_fn gets a batch of Artifacts and returns one row per artifact, so the caller
-        decides what text an artifact is embedded by (e.g. `embed_text`).
-        Resumable: vectors carry their model, so an interrupted run continues where it stopped.
-        """
-        with self._tx() as conn:
-            current = self._model_in(conn)
-            if current != (name, dim):
-                self._set_model(conn, name, dim)
-                if current is not None and current[1] != dim:
-                    conn.execute("DELETE FROM artifact_vectors")  # other dimension: unusable
-            total = conn.execute("SELECT count(*) FROM artifacts a WHERE NOT EXISTS (SELECT 1 FROM "
-                                 "artifact_vectors v WHERE v.seq = a.seq AND v.model = ? AND v.dim = ?)",
-                                 (name, dim)).fetchone()[0]
-        done = 0
-        if progress:
-            progress(0, total)
-        while True:
-            with self._conn() as conn:
-                rows = conn.execute(
-                    f"SELECT {_COLUMNS} FROM artifacts a WHERE NOT EXISTS (SELECT 1 FROM artifact_vectors v "
-                    "WHERE v.seq = a.seq AND v.model = ? AND v.dim = ?) ORDER BY a.seq LIMIT ?",
-                    (name, dim, batch_size)).fetchall()
-            if not rows:
-                return done
-            vecs = np.asarray(embed_fn([_row_to_artifact(r) for r in rows]), dtype=np.float32)
-            if vecs.shape != (len(rows), dim):
-                raise ValueError(f"embed_fn returned {vecs.shape}, expected {(len(rows), dim)}")
-            with self._tx() as conn:
-                for r, v in zip(rows, vecs):
-                    self._put_vector(conn, r[0], name, as_unit_f32(v, dim), r[8], r[3])
-            done += len(rows)
-            if progress:
-                progress(done, total)
-
-    @staticmethod
-    def _put_vector(conn: Any, seq: int, model: str, v: np.ndarray, quality: float, type_: str) -> None:
-        conn.execute("INSERT OR REPLACE INTO artifact_vectors(seq, model, dim, embedding) VALUES (?, ?, ?, ?)",
-                     (seq, model, v.shape[0], to_blob(v)))
-        # vec0 has no upsert
-        conn.execute("DELETE FROM artifact_vec WHERE rowid = ?", (seq,))
-        conn.execute("INSERT INTO artifact_vec(rowid, embedding, quality, type) VALUES (?, vec_bit(?), ?, ?)",
-                     (seq, quantize(v), float(quality), type_))
+class ArtifactRepository:
+    def __init__(self, database: db.Database) -> None:
+        self.db = database
 
     # -- writes -----------------------------------------------------------------------
 
-    def insert(self, artifact: Artifact, vector: np.ndarray) -> Artifact:
-        """Store the artifact and its vector in one transaction.
-
-        A fresh store adopts the vector's dimension under the model name "unknown" until
-        ensure_embedding_model() names it (which then re-embeds those vectors).
-        """
+    def insert(self, artifact: Artifact, *, new_version: bool = False,
+               lineage: Sequence[tuple[LineageKind, str]] = ()) -> Artifact:
+        """Store `artifact`; returns it with its seq and version. Under a name that exists,
+        `new_version=True` makes it the next version (with a version_of edge to the latest),
+        otherwise NameTaken. `lineage`: further (kind, parent artifact id) edges."""
         a = artifact
-        with self._tx() as conn:
-            model = self._model_in(conn)
-            if model is None:
-                self._set_model(conn, UNKNOWN_MODEL, int(np.asarray(vector).size))
-                model = self._model_in(conn)
-            v = as_unit_f32(vector, model[1])
+        with self.db.write() as conn:
+            latest = conn.execute(f"SELECT {COLUMNS} FROM artifacts a WHERE a.name = ? ORDER BY a.version DESC LIMIT 1",
+                                  (a.name,)).fetchone()
+            previous = row_to_artifact(latest) if latest else None
+            if previous is not None and not new_version:
+                raise NameTaken(previous)
+            a.version = previous.version + 1 if previous else 1
             try:
                 cur = conn.execute(
                     "INSERT INTO artifacts(id, name, type, description, content, spec, test_results, "
-                    "quality_score, usage_count, avg_execution_time_ms, created_at, last_used, tags, "
-                    "metadata, version, parent_id, provenance) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    "quality_score, usage_count, failure_count, avg_execution_time_ms, created_at, last_used, tags, "
+                    "metadata, version, provenance, state, state_reason) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                     (a.id, a.name, ArtifactType(a.type).value, a.description, a.content, a.spec,
-                     json.dumps(a.test_results), float(a.quality_score), a.usage_count,
-                     float(a.avg_execution_time_ms), _ts(a.created_at), _ts(a.last_used),
-                     json.dumps(list(a.tags)), json.dumps(a.metadata), a.version, a.parent_id,
-                     json.dumps(a.provenance)))
+                     json.dumps(a.test_results), float(a.quality_score), a.usage_count, a.failure_count,
+                     float(a.avg_execution_time_ms), ts(a.created_at), ts(a.last_used),
+                     json.dumps(list(a.tags)), json.dumps(a.metadata), a.version,
+                     json.dumps(a.provenance), ArtifactState(a.state).value, a.state_reason))
             except db.driver().IntegrityError as exc:
                 raise DuplicateArtifact(a.id) from exc
-            seq = cur.lastrowid
+            a.seq = cur.lastrowid
             conn.executemany("INSERT OR IGNORE INTO artifact_tags(seq, tag) VALUES (?, ?)",
-                             [(seq, t) for t in a.tags])
-            self._put_vector(conn, seq, model[0], v, a.quality_score, ArtifactType(a.type).value)
+                             [(a.seq, t) for t in a.tags])
+            edges = ([(LineageKind.VERSION_OF, previous.id)] if previous else []) + list(lineage)
+            for kind, parent_id in edges:
+                self._add_edge(conn, a.seq, parent_id, kind, a.created_at)
         return a
 
+    def add_edge(self, child_id: str, parent_id: str, kind: LineageKind) -> None:
+        with self.db.write() as conn:
+            child = conn.execute("SELECT seq FROM artifacts WHERE id = ?", (child_id,)).fetchone()
+            if child is None:
+                raise KeyError(child_id)
+            self._add_edge(conn, child[0], parent_id, kind, datetime.now(timezone.utc))
+
+    @staticmethod
+    def _add_edge(conn: Any, child_seq: int, parent_id: str, kind: LineageKind, at: datetime) -> None:
+        parent = conn.execute("SELECT seq FROM artifacts WHERE id = ?", (parent_id,)).fetchone()
+        if parent is None:
+            raise KeyError(parent_id)
+        conn.execute("INSERT OR IGNORE INTO lineage(child, parent, kind, at) VALUES (?, ?, ?, ?)",
+                     (child_seq, parent[0], LineageKind(kind).value, ts(at)))
+
+    def set_state(self, artifact_id: str, state: ArtifactState, reason: str | None = None, *,
+                  test_results: dict[str, Any] | None = None, quality_score: float | None = None) -> None:
+        """Move an artifact between states; re-verification also replaces its proof."""
+        with self.db.write() as conn:
+            conn.execute("UPDATE artifacts SET state = ?, state_reason = ?, "
+                         "test_results = coalesce(?, test_results), quality_score = coalesce(?, quality_score) "
+                         "WHERE id = ?",
+                         (ArtifactState(state).value, reason, json.dumps(test_results) if test_results else None,
+                          quality_score, artifact_id))
+
+    @staticmethod
+    def _has_index(conn: Any) -> bool:
+        return conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'artifact_vec'").fetchone() is not None
+
+    def count_use(self, artifact_id: str, success: bool, function_ms: float | None, at: datetime) -> None:
+        """Usage counters, at once: successful runs and failures apart, last used, and the mean
+        function time of the successful runs (failed runs often stop early)."""
+        with self.db.write() as conn:
+            row = conn.execute("SELECT usage_count, avg_execution_time_ms, success_count FROM artifacts WHERE id = ?",
+                               (artifact_id,)).fetchone()
+            if row is None:
+                raise KeyError(artifact_id)
+            uses, avg, timed = row
+            if success:
+                uses += 1
+                if function_ms is not None:
+                    timed += 1
+                    avg += (float(function_ms) - avg) / timed
+                conn.execute("UPDATE artifacts SET usage_count = ?, success_count = ?, avg_execution_time_ms = ?, "
+                             "last_used = max(coalesce(last_used, ''), ?) WHERE id = ?",
+                             (uses, timed, avg, ts(at), artifact_id))
+            else:
+                conn.execute("UPDATE artifacts SET failure_count = failure_count + 1, "
+                             "last_used = max(coalesce(last_used, ''), ?) WHERE id = ?", (ts(at), artifact_id))
+
     def delete(self, artifact_id: str) -> bool:
-        with self._tx() as conn:
+        with self.db.write() as conn:
             row = conn.execute("SELECT seq FROM artifacts WHERE id = ?", (artifact_id,)).fetchone()
             if row is None:
                 return False
-            conn.execute("DELETE FROM artifact_vec WHERE rowid = ?", (row[0],))
-            conn.execute("DELETE FROM artifacts WHERE seq = ?", (row[0],))  # cascades to tags/vectors/metrics
+            if self._has_index(conn):
+                conn.execute("DELETE FROM artifact_vec WHERE rowid = ?", (row[0],))
+            conn.execute("DELETE FROM artifacts WHERE seq = ?", (row[0],))  # cascades to tags, vectors, points, edges
             return True
-
-    def record_run(self, metric: MetricPoint) -> None:
-        """Log one execution and fold it into the artifact's usage figures, atomically."""
-        m = metric
-        with self._tx() as conn:
-            row = conn.execute("SELECT success_count, avg_execution_time_ms FROM artifacts WHERE id = ?",
-                               (m.artifact_id,)).fetchone()
-            if row is None:
-                raise KeyError(m.artifact_id)
-            n, avg = row
-            if m.success:  # failed runs often stop early; they would flatter the mean
-                n += 1
-                avg += (float(m.execution_time_ms) - avg) / n
-            conn.execute("INSERT INTO metrics(artifact_id, at, execution_time_ms, cpu_time_ms, memory_mb, "
-                         "success, error, source) VALUES (?,?,?,?,?,?,?,?)",
-                         (m.artifact_id, _ts(m.at), float(m.execution_time_ms), float(m.cpu_time_ms),
-                          float(m.memory_mb), int(bool(m.success)), m.error, m.source))
-            conn.execute("UPDATE artifacts SET usage_count = usage_count + 1, success_count = ?, "
-                         "avg_execution_time_ms = ?, last_used = max(coalesce(last_used, ''), ?) WHERE id = ?",
-                         (n, avg, _ts(m.at), m.artifact_id))
 
     # -- reads ------------------------------------------------------------------------
 
     def _one(self, where: str, args: Sequence[Any], order: str = "") -> Artifact | None:
-        with self._conn() as conn:
-            row = conn.execute(f"SELECT {_COLUMNS} FROM artifacts a WHERE {where} {order} LIMIT 1",
-                               tuple(args)).fetchone()
-        return _row_to_artifact(row) if row else None
+        with self.db.read() as conn:
+            row = conn.execute(f"SELECT {COLUMNS} FROM artifacts a WHERE {where} {order} LIMIT 1", tuple(args)).fetchone()
+        return row_to_artifact(row) if row else None
 
     def get(self, artifact_id: str) -> Artifact | None:
         return self._one("a.id = ?", (artifact_id,))
 
     def get_by_name(self, name: str) -> Artifact | None:
-        """The highest version of `name` (newest insert wins a tie)."""
-        return self._one("a.name = ?", (name,), "ORDER BY a.version DESC, a.seq DESC")
+        """The highest version of `name`."""
+        return self._one("a.name = ?", (name,), "ORDER BY a.version DESC")
+
+    def find_identical(self, name: str, content: str, spec: str) -> Artifact | None:
+        """A version of `name` with exactly this code and spec."""
+        return self._one("a.name = ? AND a.content = ? AND a.spec = ?", (name, content, spec), "ORDER BY a.version DESC")
+
+    def name_taken(self, name: str) -> bool:
+        with self.db.read() as conn:
+            return conn.execute("SELECT 1 FROM artifacts WHERE name = ? LIMIT 1", (name,)).fetchone() is not None
+
+    def by_seqs(self, seqs: Sequence[int]) -> dict[int, Artifact]:
+        if not seqs:
+            return {}
+        marks = ",".join("?" * len(seqs))
+        with self.db.read() as conn:
+            rows = conn.execute(f"SELECT {COLUMNS} FROM artifacts a WHERE a.seq IN ({marks})", list(seqs)).fetchall()
+        return {r[0]: row_to_artifact(r) for r in rows}
 
     def resolve(self, name_or_id: str) -> Artifact | None:
         """Exact id, else a unique id prefix of at least 6 characters, else a name."""
@@ -285,168 +227,82 @@ class ArtifactStore:
         if found:
             return found
         if len(key) >= MIN_PREFIX:
-            with self._conn() as conn:
+            with self.db.read() as conn:
                 # a range on the unique index; LIKE would need escaping and skip the index
-                rows = conn.execute(f"SELECT {_COLUMNS} FROM artifacts a WHERE a.id >= ? AND a.id < ? LIMIT 2",
+                rows = conn.execute(f"SELECT {COLUMNS} FROM artifacts a WHERE a.id >= ? AND a.id < ? LIMIT 2",
                                     (key, key + "\U0010ffff")).fetchall()
             if len(rows) == 1:
-                return _row_to_artifact(rows[0])
+                return row_to_artifact(rows[0])
         return self.get_by_name(key)
-
-    @staticmethod
-    def _filters(type: ArtifactType | str | None, tags: Sequence[str] | None,
-                 min_quality: float | None) -> tuple[str, list[Any]]:
-        clauses, args = ["1"], []
-        if type is not None:
-            clauses.append("a.type = ?")
-            args.append(ArtifactType(type).value)
-        if min_quality is not None:
-            clauses.append("a.quality_score >= ?")
-            args.append(float(min_quality))
-        for tag in dict.fromkeys(tags or ()):  # every tag must be present
-            # IN (subquery) lets SQLite drive the query from the tag index when the tag is rare
-            clauses.append("a.seq IN (SELECT t.seq FROM artifact_tags t WHERE t.tag = ?)")
-            args.append(tag)
-        return " AND ".join(clauses), args
 
     def list(self, offset: int = 0, limit: int = 50, *, type: ArtifactType | str | None = None,
              tags: Sequence[str] | None = None, min_quality: float | None = None,
-             order: str = "quality") -> builtins.list[Artifact]:
-        """One page of artifacts. tags: all must be present."""
+             states: Sequence[ArtifactState | str] | None = None, order: str = "quality") -> builtins.list[Artifact]:
+        """One page of artifacts."""
         if order not in ORDERS:
             raise ValueError(f"order must be one of {sorted(ORDERS)}")
-        where, args = self._filters(type, tags, min_quality)
-        with self._conn() as conn:
-            rows = conn.execute(f"SELECT {_COLUMNS} FROM artifacts a WHERE {where} ORDER BY {ORDERS[order]} "
+        where, args = filters(type, tags, min_quality, states)
+        with self.db.read() as conn:
+            rows = conn.execute(f"SELECT {COLUMNS} FROM artifacts a WHERE {where} ORDER BY {ORDERS[order]} "
                                 "LIMIT ? OFFSET ?", (*args, int(limit), int(offset))).fetchall()
-        return [_row_to_artifact(r) for r in rows]
+        return [row_to_artifact(r) for r in rows]
 
     def count(self, *, type: ArtifactType | str | None = None, tags: Sequence[str] | None = None,
-              min_quality: float | None = None) -> int:
-        where, args = self._filters(type, tags, min_quality)
-        with self._conn() as conn:
+              min_quality: float | None = None, states: Sequence[ArtifactState | str] | None = None) -> int:
+        where, args = filters(type, tags, min_quality, states)
+        with self.db.read() as conn:
             return conn.execute(f"SELECT count(*) FROM artifacts a WHERE {where}", args).fetchone()[0]
 
-    def metrics(self, artifact_id: str, limit: int = 100) -> builtins.list[MetricPoint]:
-        """The latest `limit` metric points, oldest first."""
-        with self._conn() as conn:
-            rows = conn.execute("SELECT artifact_id, at, execution_time_ms, cpu_time_ms, memory_mb, success, "
-                                "error, source FROM metrics WHERE artifact_id = ? ORDER BY id DESC LIMIT ?",
-                                (artifact_id, int(limit))).fetchall()
-        return [MetricPoint(artifact_id=r[0], at=_dt(r[1]), execution_time_ms=r[2], cpu_time_ms=r[3],
-                            memory_mb=r[4], success=bool(r[5]), error=r[6], source=r[7])
-                for r in reversed(rows)]
+    def seqs_in_state(self, state: ArtifactState, after: int = 0, limit: int = 100) -> builtins.list[int]:
+        with self.db.read() as conn:
+            return [r[0] for r in conn.execute("SELECT seq FROM artifacts WHERE state = ? AND seq > ? ORDER BY seq LIMIT ?",
+                                               (ArtifactState(state).value, after, limit))]
 
-    def lineage(self, artifact_id: str) -> builtins.list[Artifact]:
-        """The parent chain ending with the artifact itself, oldest first; [] if unknown."""
-        with self._conn() as conn:
+    # -- lineage ----------------------------------------------------------------------
+
+    def edges(self, artifact_id: str) -> builtins.list[LineageEdge]:
+        """Every edge touching the artifact, as child or parent, oldest first."""
+        with self.db.read() as conn:
             rows = conn.execute(
-                f"""WITH RECURSIVE chain(id, depth) AS (
-                        SELECT ?, 0
-                        UNION ALL
-                        SELECT p.parent_id, chain.depth + 1 FROM artifacts p JOIN chain ON p.id = chain.id
-                        WHERE p.parent_id IS NOT NULL AND chain.depth < 10000)
-                    SELECT {_COLUMNS}, chain.depth FROM chain JOIN artifacts a ON a.id = chain.id
-                    ORDER BY chain.depth DESC""", (artifact_id,)).fetchall()
+                "SELECT c.id, p.id, l.kind, l.at FROM lineage l JOIN artifacts c ON c.seq = l.child "
+                "JOIN artifacts p ON p.seq = l.parent WHERE c.id = ? OR p.id = ? ORDER BY l.at, l.child",
+                (artifact_id, artifact_id)).fetchall()
+        return [LineageEdge(r[0], r[1], LineageKind(r[2]), _dt(r[3])) for r in rows]
+
+    def lineage(self, artifact_id: str, kinds: Sequence[LineageKind] = tuple(LineageKind)) -> builtins.list[Artifact]:
+        """The chain of ancestors along `kinds` ending with the artifact itself, oldest first;
+        [] if unknown. Where an artifact has several parents the earliest edge is followed."""
+        marks = ",".join("?" * len(kinds))
+        with self.db.read() as conn:
+            rows = conn.execute(
+                f"""WITH RECURSIVE chain(seq, depth) AS (
+                        SELECT seq, 0 FROM artifacts WHERE id = ?
+                        UNION
+                        SELECT (SELECT l.parent FROM lineage l WHERE l.child = chain.seq AND l.kind IN ({marks})
+                                ORDER BY l.at LIMIT 1), chain.depth + 1
+                        FROM chain WHERE chain.depth < 10000)
+                    SELECT {COLUMNS}, chain.depth FROM chain JOIN artifacts a ON a.seq = chain.seq
+                    ORDER BY chain.depth DESC""", (artifact_id, *[LineageKind(k).value for k in kinds])).fetchall()
         out, seen = [], set()
-        for r in rows:  # a corrupt cycle would repeat ids; keep the first (oldest) sighting
-            if r[1] not in seen:
-                seen.add(r[1])
-                out.append(_row_to_artifact(r))
+        for r in rows:  # a corrupt cycle would repeat seqs; keep the oldest sighting
+            if r[0] not in seen:
+                seen.add(r[0])
+                out.append(row_to_artifact(r))
         return out
 
     def children(self, artifact_id: str) -> builtins.list[Artifact]:
-        """Direct descendants, oldest first."""
-        with self._conn() as conn:
-            rows = conn.execute(f"SELECT {_COLUMNS} FROM artifacts a WHERE a.parent_id = ? "
-                                "ORDER BY a.version, a.seq", (artifact_id,)).fetchall()
-        return [_row_to_artifact(r) for r in rows]
+        """Direct descendants along any edge, oldest first."""
+        with self.db.read() as conn:
+            rows = conn.execute(f"SELECT {COLUMNS} FROM lineage l JOIN artifacts a ON a.seq = l.child "
+                                "WHERE l.parent = (SELECT seq FROM artifacts WHERE id = ?) ORDER BY a.seq",
+                                (artifact_id,)).fetchall()
+        return [row_to_artifact(r) for r in rows]
 
     def stats(self) -> dict[str, Any]:
-        with self._conn() as conn:
+        with self.db.read() as conn:
             count = conn.execute("SELECT count(*) FROM artifacts").fetchone()[0]
             by_type = dict(conn.execute("SELECT type, count(*) FROM artifacts GROUP BY type").fetchall())
-            runs = conn.execute("SELECT count(*) FROM metrics").fetchone()[0]
-            model = self._model_in(conn)
-        size = sum(os.path.getsize(p) for p in (self.path, self.path + "-wal") if os.path.exists(p))
-        return {"count": count, "size_bytes": size, "by_type": by_type, "runs": runs,
-                "embedding_model": model[0] if model else None, "embedding_dim": model[1] if model else None}
-
-    # -- search -----------------------------------------------------------------------
-
-    def search(self, vector: np.ndarray, k: int = 10, *, min_quality: float = 0.0,
-               type: ArtifactType | str | None = None,
-               tags: Sequence[str] | None = None) -> builtins.list[tuple[Artifact, float]]:
-        """The k most similar artifacts passing the filters, as (artifact, cosine), best first."""
-        if k <= 0:
-            return []
-        with self._conn() as conn:
-            model = self._model_in(conn)
-            if model is None:
-                return []
-            q = as_unit_f32(vector, model[1])
-            type_value = ArtifactType(type).value if type is not None else None
-            where, args = self._filters(type_value, tags, min_quality if min_quality > 0 else None)
-            if tags:
-                # tag filters are not in the index: small filtered sets are cheapest scanned exactly
-                n = conn.execute(f"SELECT count(*) FROM (SELECT 1 FROM artifacts a WHERE {where} LIMIT ?)",
-                                 (*args, EXACT_SCAN_MAX + 1)).fetchone()[0]
-                if n <= EXACT_SCAN_MAX:
-                    return self._exact(conn, q, k, where, args)
-            want = max(k * self.oversample, self.min_candidates)
-            if min_quality > 0:
-                # vec0's metadata filter makes the scan ~2.5x slower (measured); a wider
-                # unfiltered pool post-filtered in SQL is cheaper, and the exact fallback
-                # below still catches a quality bar that leaves too few candidates.
-                want = int(want * self.quality_widen)
-            sql = "SELECT rowid FROM artifact_vec WHERE embedding MATCH vec_bit(?) AND k = ?"
-            knn_args: list[Any] = [quantize(q), want]
-            if type_value is not None:
-                sql += " AND type = ?"
-                knn_args.append(type_value)
-            seqs = [r[0] for r in conn.execute(sql, knn_args)]
-            hits = self._rescore(conn, q, seqs, where, args)
-            if len(hits) < k and len(seqs) == want:
-                # the filters ate the candidates (or vectors are missing): scan the filtered set
-                return self._exact(conn, q, k, where, args)
-            return self._load(conn, hits[:k])
-
-    def _rescore(self, conn: Any, q: np.ndarray, seqs: Sequence[int], where: str,
-                 args: Sequence[Any]) -> builtins.list[tuple[int, float]]:
-        if not seqs:
-            return []
-        marks = ",".join("?" * len(seqs))
-        # unary + keeps the planner on the candidate rowids instead of a quality/type index range
-        where = where.replace("a.quality_score >=", "+a.quality_score >=").replace("a.type =", "+a.type =")
-        rows = conn.execute(f"SELECT v.seq, v.embedding FROM artifact_vectors v JOIN artifacts a ON a.seq = v.seq "
-                            f"WHERE v.seq IN ({marks}) AND {where}", (*seqs, *args)).fetchall()
-        return self._rank(q, rows)
-
-    def _exact(self, conn: Any, q: np.ndarray, k: int, where: str,
-               args: Sequence[Any]) -> builtins.list[tuple[Artifact, float]]:
-        hits: list[tuple[int, float]] = []
-        cur = conn.execute(f"SELECT v.seq, v.embedding FROM artifact_vectors v JOIN artifacts a ON a.seq = v.seq "
-                           f"WHERE {where}", args)
-        while rows := cur.fetchmany(4096):  # bounded memory on big filtered sets
-            hits = sorted(hits + self._rank(q, rows), key=lambda h: -h[1])[:k]
-        return self._load(conn, hits)
-
-    @staticmethod
-    def _rank(q: np.ndarray, rows: Sequence[tuple[int, bytes]]) -> builtins.list[tuple[int, float]]:
-        rows = [r for r in rows if len(r[1]) == q.nbytes]
-        if not rows:
-            return []
-        mat = np.frombuffer(b"".join(r[1] for r in rows), dtype="<f4").reshape(len(rows), -1)
-        sims = mat @ q
-        order = np.argsort(-sims, kind="stable")
-        return [(rows[i][0], float(sims[i])) for i in order]
-
-    @staticmethod
-    def _load(conn: Any, hits: Sequence[tuple[int, float]]) -> builtins.list[tuple[Artifact, float]]:
-        if not hits:
-            return []
-        marks = ",".join("?" * len(hits))
-        rows = conn.execute(f"SELECT {_COLUMNS} FROM artifacts a WHERE a.seq IN ({marks})",
-                            [s for s, _ in hits]).fetchall()
-        by_seq = {r[0]: _row_to_artifact(r) for r in rows}
-        return [(by_seq[s], sim) for s, sim in hits if s in by_seq]
+            by_state = dict(conn.execute("SELECT state, count(*) FROM artifacts GROUP BY state").fetchall())
+            runs = conn.execute("SELECT count(*) FROM points").fetchone()[0]
+        size = sum(os.path.getsize(p) for p in (self.db.path, self.db.path + "-wal") if os.path.exists(p))
+        return {"count": count, "size_bytes": size, "by_type": by_type, "by_state": by_state, "runs": runs}

@@ -183,6 +183,97 @@ MIGRATIONS: list[Migration] = [
     """
     ALTER TABLE transcripts ADD COLUMN pid INTEGER;
     """,
+    # 4: artifact states; lineage as explicit edges with a kind (parent_id is no longer read);
+    # versions unique per name (duplicates from old races renumbered in insertion order).
+    """
+    ALTER TABLE artifacts ADD COLUMN state TEXT NOT NULL DEFAULT 'verified'
+        CHECK (state IN ('unverified', 'verified', 'quarantined'));
+    ALTER TABLE artifacts ADD COLUMN state_reason TEXT;
+    CREATE INDEX artifacts_state ON artifacts(state, seq);
+    CREATE TABLE lineage (
+        child INTEGER NOT NULL REFERENCES artifacts(seq) ON DELETE CASCADE,
+        parent INTEGER NOT NULL REFERENCES artifacts(seq) ON DELETE CASCADE,
+        kind TEXT NOT NULL CHECK (kind IN ('version_of', 'evolved_from', 'fixed_from', 'variant_of', 'generated_for')),
+        at TEXT NOT NULL,
+        PRIMARY KEY (child, parent, kind)
+    ) WITHOUT ROWID;
+    CREATE INDEX lineage_parent ON lineage(parent, kind);
+    INSERT OR IGNORE INTO lineage(child, parent, kind, at)
+        SELECT c.seq, p.seq, 'version_of', c.created_at FROM artifacts c JOIN artifacts p ON p.id = c.parent_id;
+    UPDATE artifacts SET version = (SELECT count(*) FROM artifacts b WHERE b.name = artifacts.name AND b.seq <= artifacts.seq);
+    CREATE UNIQUE INDEX artifacts_name_version ON artifacts(name, version);
+    """,
+    # 5: metric points with one meaning per field, by integer artifact key and numeric time;
+    # hourly roll-ups keeping histograms; a reservoir of recorded inputs; failures counted apart.
+    """
+    CREATE TABLE points (
+        id INTEGER PRIMARY KEY,
+        artifact INTEGER NOT NULL REFERENCES artifacts(seq) ON DELETE CASCADE,
+        at REAL NOT NULL,                 -- unix seconds, UTC
+        source TEXT NOT NULL CHECK (source IN ('run', 'reuse', 'spec', 'evolution', 'workflow', 'tool')),
+        success INTEGER NOT NULL,
+        function_ms REAL,                 -- around the call itself, inside the sandbox
+        run_ms REAL,                      -- wall time of the whole sandboxed run, outside it
+        cpu_ms REAL,
+        peak_mb REAL,
+        error TEXT
+    );
+    CREATE INDEX points_artifact_at ON points(artifact, at);
+    CREATE INDEX points_at ON points(at);
+    INSERT INTO points(artifact, at, source, success, function_ms, run_ms, cpu_ms, peak_mb, error)
+        SELECT a.seq, (julianday(m.at) - 2440587.5) * 86400.0,
+               CASE m.source WHEN 'reuse' THEN 'reuse' WHEN 'spec' THEN 'spec' ELSE 'run' END, m.success,
+               CASE WHEN m.source = 'reuse' THEN NULL ELSE m.execution_time_ms END,
+               CASE WHEN m.source = 'reuse' THEN m.execution_time_ms ELSE NULL END,
+               m.cpu_time_ms, m.memory_mb, m.error
+        FROM metrics m JOIN artifacts a ON a.id = m.artifact_id ORDER BY m.id;
+    DROP TABLE metrics;
+    CREATE TABLE point_hours (
+        artifact INTEGER NOT NULL REFERENCES artifacts(seq) ON DELETE CASCADE,
+        hour INTEGER NOT NULL,            -- unix seconds // 3600
+        source TEXT NOT NULL,
+        count INTEGER NOT NULL,
+        failures INTEGER NOT NULL,
+        function_n INTEGER NOT NULL,
+        function_sum REAL NOT NULL,
+        function_hist BLOB NOT NULL,      -- counts per log-spaced bucket (telemetry histogram)
+        run_n INTEGER NOT NULL,
+        run_sum REAL NOT NULL,
+        run_hist BLOB NOT NULL,
+        cpu_sum REAL NOT NULL,
+        peak_mb_max REAL,
+        PRIMARY KEY (artifact, hour, source)
+    ) WITHOUT ROWID;
+    CREATE TABLE recorded_inputs (
+        artifact INTEGER NOT NULL REFERENCES artifacts(seq) ON DELETE CASCADE,
+        slot INTEGER NOT NULL,
+        at REAL NOT NULL,
+        inputs TEXT NOT NULL,             -- JSON: the keyword arguments of one call
+        PRIMARY KEY (artifact, slot)
+    ) WITHOUT ROWID;
+    ALTER TABLE artifacts ADD COLUMN failure_count INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE artifacts ADD COLUMN inputs_seen INTEGER NOT NULL DEFAULT 0;
+    """,
+    # 6: the job runner's persisted jobs (re-verification, re-embedding, roll-ups...).
+    """
+    CREATE TABLE jobs (
+        id INTEGER PRIMARY KEY,
+        kind TEXT NOT NULL,
+        params TEXT NOT NULL,             -- JSON
+        key TEXT,                         -- at most one unfinished job per key
+        state TEXT NOT NULL DEFAULT 'queued' CHECK (state IN ('queued', 'running', 'done', 'failed', 'cancelled')),
+        done INTEGER NOT NULL DEFAULT 0,
+        total INTEGER,
+        cursor TEXT,                      -- JSON: where a resumed run picks up
+        owner_pid INTEGER,
+        error TEXT,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        finished_at REAL
+    );
+    CREATE UNIQUE INDEX jobs_open_key ON jobs(key) WHERE key IS NOT NULL AND state IN ('queued', 'running');
+    CREATE INDEX jobs_state ON jobs(state, id);
+    """,
 ]
 
 
@@ -264,7 +355,11 @@ class Database:
     (each used by one thread at a time), migrations on open, write transactions serialised
     in the process (across processes by SQLite's lock and busy timeout), and every SQLite or
     file error turned into a StoreError that says what to do. Closing it closes every
-    connection, whichever thread opened it; one borrowed at that moment closes on return."""
+    connection, whichever thread opened it; one borrowed at that moment closes on return.
+
+    Transactions nest: a `write()` inside a `write()` of the same thread joins it, and a
+    `read()` there reads through it, so repositories compose into one unit of work:
+    `with db.write(): artifacts.insert(...); vectors.put(...)` commits both or neither."""
 
     def __init__(self, path: str | os.PathLike[str], *, migrations: Sequence[Migration] | None = MIGRATIONS) -> None:
         self.path = os.fspath(path)
@@ -272,6 +367,7 @@ class Database:
         self._count = 0
         self._pool_lock = threading.Lock()
         self._write_lock = threading.Lock()
+        self._local = threading.local()  # the connection of this thread's open transaction
         self._closed = False
         conn = self._connect(migrations)
         self._idle.append(conn)
@@ -299,8 +395,7 @@ class Database:
             raise translate_os_error(exc, self.path) from exc
 
     @contextmanager
-    def read(self) -> Iterator[Any]:
-        """A connection for reads (autocommit: each statement sees the latest commit)."""
+    def _borrow(self) -> Iterator[Any]:
         with self._pool_lock:
             if self._closed:
                 raise RuntimeError("the store is closed")
@@ -308,8 +403,7 @@ class Database:
         if conn is None:
             conn = self._connect(None)
         try:
-            with self.translated():
-                yield conn
+            yield conn
         finally:
             with self._pool_lock:
                 if self._closed:
@@ -319,21 +413,46 @@ class Database:
                     self._idle.append(conn)
 
     @contextmanager
+    def read(self) -> Iterator[Any]:
+        """A connection for reads (autocommit: each statement sees the latest commit); inside
+        this thread's write transaction, that transaction's connection."""
+        current = getattr(self._local, "tx", None)
+        if current is not None:
+            with self.translated():
+                yield current
+            return
+        with self._borrow() as conn, self.translated():
+            yield conn
+
+    @contextmanager
     def write(self) -> Iterator[Any]:
-        """One write transaction. BEGIN IMMEDIATE takes the write lock up front (no upgrade
-        deadlocks); anything raised inside rolls it back whole."""
-        with self._write_lock, self.read() as conn:
+        """One write transaction, or the one this thread already has open. BEGIN IMMEDIATE
+        takes the write lock up front (no upgrade deadlocks); anything raised inside rolls
+        the whole transaction back."""
+        current = getattr(self._local, "tx", None)
+        if current is not None:
+            with self.translated():
+                yield current
+            return
+        with self._write_lock, self._borrow() as conn, self.translated():
             conn.execute("BEGIN IMMEDIATE")
+            self._local.tx = conn
             try:
                 yield conn
             except BaseException:
+                self._local.tx = None
                 _rollback(conn)
                 raise
+            self._local.tx = None
             try:
                 conn.execute("COMMIT")
             except BaseException:
                 _rollback(conn)
                 raise
+
+    @property
+    def in_transaction(self) -> bool:
+        return getattr(self._local, "tx", None) is not None
 
     @property
     def open_connections(self) -> int:

@@ -15,6 +15,29 @@ class ArtifactType(str, enum.Enum):
     TEST = "TEST"
 
 
+class ArtifactState(str, enum.Enum):
+    """Only verified artifacts are served. Unverified ones (shipped, or from an older store)
+    wait for re-verification; quarantined ones failed it and are kept, never served."""
+
+    UNVERIFIED = "unverified"
+    VERIFIED = "verified"
+    QUARANTINED = "quarantined"
+
+
+class LineageKind(str, enum.Enum):
+    """Why one artifact descends from another, set by what produced it, never inferred."""
+
+    VERSION_OF = "version_of"  # stored on purpose as the next version of the same name
+    EVOLVED_FROM = "evolved_from"  # promoted by evolution over its incumbent
+    FIXED_FROM = "fixed_from"  # a repair of an artifact that failed
+    VARIANT_OF = "variant_of"  # a platform variant
+    GENERATED_FOR = "generated_for"  # generated for a request a similar artifact did not pass
+
+
+# Where a metric point was measured; the closed set the points table accepts.
+SOURCES = ("run", "reuse", "spec", "evolution", "workflow", "tool")
+
+
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -35,20 +58,27 @@ class Artifact:
     spec: str  # the behaviour spec as YAML text
     test_results: dict[str, Any]
     quality_score: float
-    usage_count: int = 0
-    avg_execution_time_ms: float = 0.0
+    usage_count: int = 0  # successful runs
+    failure_count: int = 0  # runs that failed, counted apart
+    avg_execution_time_ms: float = 0.0  # mean function_ms of the successful runs
     created_at: datetime = field(default_factory=utcnow)
     last_used: datetime | None = None
     tags: list[str] = field(default_factory=list)
     metadata: dict[str, Any] = field(default_factory=dict)
     version: int = 1
-    parent_id: str | None = None
     provenance: dict[str, Any] = field(default_factory=dict)  # what produced it: tier, model, import, user...
+    state: ArtifactState = ArtifactState.VERIFIED
+    state_reason: str | None = None  # why it is unverified or quarantined
+    seq: int | None = None  # the store's integer key, once stored
 
     @property
     def function(self) -> str:
         """The entry point to call: the spec's function, recorded when the artifact was stored."""
         return self.metadata.get("function") or self.name
+
+    @property
+    def servable(self) -> bool:
+        return self.state == ArtifactState.VERIFIED
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -61,26 +91,39 @@ class Artifact:
             "test_results": self.test_results,
             "quality_score": self.quality_score,
             "usage_count": self.usage_count,
+            "failure_count": self.failure_count,
             "avg_execution_time_ms": self.avg_execution_time_ms,
             "created_at": self.created_at.isoformat(),
             "last_used": self.last_used.isoformat() if self.last_used else None,
             "tags": list(self.tags),
             "metadata": self.metadata,
             "version": self.version,
-            "parent_id": self.parent_id,
             "provenance": self.provenance,
+            "state": ArtifactState(self.state).value,
+            "state_reason": self.state_reason,
         }
+
+
+@dataclass(frozen=True)
+class LineageEdge:
+    child_id: str
+    parent_id: str
+    kind: LineageKind
+    at: datetime
 
 
 @dataclass
 class MetricPoint:
-    """One measured execution of an artifact."""
+    """One measured execution of an artifact. Each time field means one thing: function_ms
+    is measured around the call inside the sandbox, run_ms is the wall time of the whole
+    sandboxed run measured outside it; either may be unknown (None)."""
 
     artifact_id: str
     at: datetime
-    execution_time_ms: float
-    cpu_time_ms: float
-    memory_mb: float
+    source: str  # one of SOURCES
     success: bool
+    function_ms: float | None = None
+    run_ms: float | None = None
+    cpu_ms: float | None = None
+    peak_mb: float | None = None
     error: str | None = None
-    source: str = "run"  # run | spec | reuse

@@ -19,7 +19,8 @@ from typing import Any
 from . import db
 
 # Tables in the order that keeps references whole (vectors and tags after their artifacts).
-TABLES = ("meta", "artifacts", "artifact_tags", "artifact_vectors", "metrics", "transcripts", "attempts", "spend")
+TABLES = ("meta", "artifacts", "artifact_tags", "artifact_vectors", "lineage", "points", "point_hours", "recorded_inputs",
+          "transcripts", "attempts", "spend", "jobs")
 BATCH = 500
 MAX_PROBE_JUMP = 2**40
 
@@ -187,13 +188,21 @@ def _insert(new: db.Database, sql: str, rows: list) -> int:
     return inserted
 
 
+def _rebuild_vector_index(new: db.Database) -> None:
+    from .vectors import VectorIndex
+
+    VectorIndex(new).rebuild_index()
+
+
 def _salvage_pages(path: str, new: db.Database, report: RecoveryReport) -> None:
     """Where SQL could not read a table, take its rows from the pages themselves."""
     from .salvage import SHAPES, salvage
 
+    with new.read() as conn:
+        widths = {table: len(_columns(conn, table)) for table in TABLES}
     try:
         with open(path, "rb") as fh:
-            found = salvage(fh.read())
+            found = salvage(fh.read(), widths)
     except (OSError, ValueError) as exc:
         report.unreadable.setdefault("pages", str(exc))
         return
@@ -201,15 +210,14 @@ def _salvage_pages(path: str, new: db.Database, report: RecoveryReport) -> None:
         if table not in SHAPES or (table not in report.unreadable and "*" not in report.unreadable):
             continue
         with new.read() as conn:
-            width = len(_columns(conn, table))
-        sql = f"INSERT OR IGNORE INTO {table} VALUES ({', '.join('?' * width)})"
-        report.copied[table] = report.copied.get(table, 0) + _insert(new, sql, found[table])
-
-
-def _rebuild_vector_index(new: db.Database) -> None:
-    from .artifacts import ArtifactStore
-
-    ArtifactStore(new).rebuild_vector_index()
+            columns = _columns(conn, table)
+        by_width: dict[int, list] = {}
+        for row in found[table]:
+            by_width.setdefault(len(row), []).append(row)
+        for width, rows in by_width.items():  # older rows lack later columns: their defaults apply
+            names = ", ".join(columns[:width])
+            sql = f"INSERT OR IGNORE INTO {table} ({names}) VALUES ({', '.join('?' * width)})"
+            report.copied[table] = report.copied.get(table, 0) + _insert(new, sql, rows)
 
 
 def replace_with(recovered: str, damaged: str) -> str:

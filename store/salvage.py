@@ -14,6 +14,8 @@ import struct
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from .records import SOURCES
+
 HEADER = b"SQLite format 3\x00"
 LEAF_TABLE = 0x0D
 
@@ -165,30 +167,34 @@ def _hex_id(v: Any) -> bool:
     return isinstance(v, str) and len(v) == 32 and all(c in "0123456789abcdef" for c in v)
 
 
-# table -> (column counts, whether column 0 is the rowid alias, a check of the values). A row
-# written before a migration added a column has one value fewer (transcripts.pid).
-SHAPES: dict[str, tuple[tuple[int, ...], bool, Callable[[list[Any]], bool]]] = {
-    "artifacts": ((19,), True, lambda r: _hex_id(r[1]) and _text(r[2]) and _text(r[5]) and _text(r[7]) and _number(r[8])),
-    "artifact_vectors": ((4,), True, lambda r: _text(r[1]) and isinstance(r[2], int) and isinstance(r[3], bytes)
+# table -> (the columns it was created with, whether column 0 is the rowid alias, a check of
+# those first values). Later migrations only add columns at the end, so a row has at least
+# the first count and at most the table's width; a row written before a column was added
+# lacks it, and the insert leaves it to its default.
+SHAPES: dict[str, tuple[int, bool, Callable[[list[Any]], bool]]] = {
+    "artifacts": (19, True, lambda r: _hex_id(r[1]) and _text(r[2]) and _text(r[5]) and _text(r[7]) and _number(r[8])),
+    "artifact_vectors": (4, True, lambda r: _text(r[1]) and isinstance(r[2], int) and isinstance(r[3], bytes)
                          and len(r[3]) == 4 * r[2]),
-    "metrics": ((9,), True, lambda r: _hex_id(r[1]) and _text(r[2]) and _number(r[3]) and _number(r[4]) and _text(r[8])),
-    "spend": ((9,), True, lambda r: _text(r[1]) and _text(r[3]) and isinstance(r[6], int) and _number(r[8])),
-    "transcripts": ((14, 13), False, lambda r: _hex_id(r[0]) and _text(r[1]) and _text(r[2]) and _text(r[3]) and _text(r[5])),
-    "attempts": ((16,), False, lambda r: _hex_id(r[0]) and isinstance(r[1], int) and _text(r[2]) and _text(r[6])),
-    "meta": ((2,), False, lambda r: _text(r[0]) and _text(r[1]) and r[0] in ("embedding_model", "embedding_dim")),
+    "points": (10, True, lambda r: isinstance(r[1], int) and _number(r[2]) and r[3] in SOURCES
+               and isinstance(r[4], int)),
+    "spend": (9, True, lambda r: _text(r[1]) and _text(r[3]) and isinstance(r[6], int) and _number(r[8])),
+    "transcripts": (13, False, lambda r: _hex_id(r[0]) and _text(r[1]) and _text(r[2]) and _text(r[3]) and _text(r[5])),
+    "attempts": (16, False, lambda r: _hex_id(r[0]) and isinstance(r[1], int) and _text(r[2]) and _text(r[6])),
+    "meta": (2, False, lambda r: _text(r[0]) and _text(r[1]) and r[0] in ("embedding_model", "embedding_dim")),
+    "jobs": (13, True, lambda r: _text(r[1]) and _text(r[2]) and _text(r[4]) and _number(r[10])),
 }
 
 
-def salvage(data: bytes) -> dict[str, list[list[Any]]]:
-    """Rows by table, each as the table's column values in schema order."""
+def salvage(data: bytes, widths: dict[str, int]) -> dict[str, list[list[Any]]]:
+    """Rows by table, each as the table's first column values in schema order (as many as
+    the record holds). `widths`: each table's column count in the current schema."""
     pages = PageFile(data)
     found: dict[str, list[list[Any]]] = {table: [] for table in SHAPES}
     for rowid, values in pages.rows():
-        for table, (counts, rowid_alias, fits) in SHAPES.items():
-            if len(values) not in counts:
+        for table, (created, rowid_alias, fits) in SHAPES.items():
+            if not created <= len(values) <= widths.get(table, created):
                 continue
             row = [rowid, *values[1:]] if rowid_alias else list(values)
-            row += [None] * (counts[0] - len(row))
             try:
                 ok = fits(row)
             except (IndexError, TypeError):

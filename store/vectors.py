@@ -1,18 +1,30 @@
-"""Vector helpers: what text an artifact is embedded from, and blob packing."""
+"""The vector index: one float32 vector per artifact and a binary-quantised copy to scan.
+
+Search is two-stage: a sqlite-vec `vec0` table holds a binary-quantised copy of every
+vector (1 bit per dimension, hamming distance: cheap to scan), which yields k x oversample
+candidates; those are re-scored exactly with the float32 vectors. Type is a vec0 metadata
+column, filtered inside the scan; the quality bar, states and tags are applied while
+re-scoring (over a wider pool), and whenever filters leave fewer than k hits the filtered
+set is scanned exactly, so a filter never hides a matching artifact. Candidate pool sizes
+are tuned in bench/vector_search.py. The index stores vectors; which text an artifact is
+embedded by is the engine's business.
+"""
 
 from __future__ import annotations
 
+import builtins
+from collections.abc import Sequence
+from typing import Any
+
 import numpy as np
 
-from .records import Artifact
+from . import db
+from .artifacts import filters
+from .records import ArtifactState, ArtifactType
 
-
-def embed_text(artifact: Artifact) -> str:
-    """The text an artifact is embedded by: its meaning (name, description, tags), not its code,
-    since queries are task descriptions."""
-    name = artifact.name.replace("_", " ")
-    tags = ", ".join(artifact.tags)
-    return f"{name}: {artifact.description}" + (f" ({tags})" if tags else "")
+UNKNOWN_MODEL = "unknown"
+# Filtered sets at most this large are scanned exactly: cheaper than a vec0 pass, and exact.
+EXACT_SCAN_MAX = 2000
 
 
 def as_unit_f32(vector, dim: int | None = None) -> np.ndarray:
@@ -37,3 +49,175 @@ def from_blob(blob: bytes) -> np.ndarray:
 def quantize(v: np.ndarray) -> bytes:
     """1 bit per dimension (sign), packed for a vec0 `bit[dim]` column; same layout as vec_quantize_binary."""
     return np.packbits(np.asarray(v) > 0, bitorder="little").tobytes()
+
+
+class VectorIndex:
+    def __init__(self, database: db.Database, *, oversample: int = 5, min_candidates: int = 50,
+                 quality_widen: float = 2.0) -> None:
+        self.db = database
+        # binary candidates per query: max(k * oversample, min_candidates). vec0's top-k
+        # selection costs O(rows x k), so the pool size is the latency knob (bench/vector_search.py).
+        self.oversample = oversample
+        self.min_candidates = min_candidates
+        self.quality_widen = quality_widen
+
+    # -- the model the vectors come from ------------------------------------------------
+
+    @staticmethod
+    def _meta(conn: Any, key: str) -> str | None:
+        row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    @staticmethod
+    def _set_meta(conn: Any, key: str, value: str) -> None:
+        conn.execute("INSERT INTO meta(key, value) VALUES (?, ?) "
+                     "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (key, value))
+
+    def _model_in(self, conn: Any) -> tuple[str, int] | None:
+        name, dim = self._meta(conn, "embedding_model"), self._meta(conn, "embedding_dim")
+        return (name, int(dim)) if name is not None and dim is not None else None
+
+    def model(self) -> tuple[str, int] | None:
+        """(model name, dimension) the stored vectors were made with; None for a fresh store."""
+        with self.db.read() as conn:
+            return self._model_in(conn)
+
+    @staticmethod
+    def _create_index(conn: Any, dim: int) -> None:
+        conn.execute("DROP TABLE IF EXISTS artifact_vec")
+        # metadata columns let vec0 apply the type filter during the scan
+        conn.execute(f"CREATE VIRTUAL TABLE artifact_vec USING vec0(embedding bit[{dim}], quality float, type text)")
+
+    def _set_model(self, conn: Any, name: str, dim: int) -> None:
+        current = self._model_in(conn)
+        if current is None or current[1] != dim:
+            self._create_index(conn, dim)
+        self._set_meta(conn, "embedding_model", name)
+        self._set_meta(conn, "embedding_dim", str(dim))
+
+    def use_model(self, name: str, dim: int) -> int:
+        """Make `name` the model vectors must come from; returns how many artifacts lack a
+        vector of it (the engine's re-embedding job fills them). Vectors of another dimension
+        are unusable and dropped. Reads only, when nothing changes."""
+        with self.db.read() as conn:
+            current = self._model_in(conn)
+        if current != (name, dim):
+            with self.db.write() as conn:
+                current = self._model_in(conn)
+                if current != (name, dim):
+                    self._set_model(conn, name, dim)
+                    if current is not None and current[1] != dim:
+                        conn.execute("DELETE FROM artifact_vectors")
+        return len(self.missing(name, dim, limit=10**9))
+
+    def missing(self, name: str, dim: int, after: int = 0, limit: int = 256) -> builtins.list[int]:
+        """Seqs of artifacts with no vector from (name, dim), in order, after `after`."""
+        with self.db.read() as conn:
+            return [r[0] for r in conn.execute(
+                "SELECT a.seq FROM artifacts a WHERE a.seq > ? AND NOT EXISTS (SELECT 1 FROM artifact_vectors v "
+                "WHERE v.seq = a.seq AND v.model = ? AND v.dim = ?) ORDER BY a.seq LIMIT ?", (after, name, dim, limit))]
+
+    # -- writes -----------------------------------------------------------------------
+
+    def put(self, seq: int, vector: np.ndarray) -> None:
+        """The artifact's vector (float and binary) under the current model. A fresh store adopts
+        the vector's dimension under the name "unknown" until use_model() names the model."""
+        with self.db.write() as conn:
+            model = self._model_in(conn)
+            if model is None:
+                self._set_model(conn, UNKNOWN_MODEL, int(np.asarray(vector).size))
+                model = self._model_in(conn)
+            assert model is not None
+            v = as_unit_f32(vector, model[1])
+            row = conn.execute("SELECT quality_score, type FROM artifacts WHERE seq = ?", (seq,)).fetchone()
+            if row is None:
+                raise KeyError(seq)
+            conn.execute("INSERT OR REPLACE INTO artifact_vectors(seq, model, dim, embedding) VALUES (?, ?, ?, ?)",
+                         (seq, model[0], v.shape[0], to_blob(v)))
+            conn.execute("DELETE FROM artifact_vec WHERE rowid = ?", (seq,))  # vec0 has no upsert
+            conn.execute("INSERT INTO artifact_vec(rowid, embedding, quality, type) VALUES (?, vec_bit(?), ?, ?)",
+                         (seq, quantize(v), float(row[0]), row[1]))
+
+    def rebuild_index(self) -> int:
+        """The binary index made again from the float vectors (a recovered store has none)."""
+        with self.db.write() as conn:
+            model = self._model_in(conn)
+            if model is None:
+                return 0
+            self._create_index(conn, model[1])
+            rows = conn.execute("SELECT v.seq, v.embedding, a.quality_score, a.type FROM artifact_vectors v "
+                                "JOIN artifacts a ON a.seq = v.seq WHERE v.dim = ?", (model[1],)).fetchall()
+            for seq, blob, quality, type_ in rows:
+                conn.execute("INSERT INTO artifact_vec(rowid, embedding, quality, type) VALUES (?, vec_bit(?), ?, ?)",
+                             (seq, quantize(from_blob(blob)), float(quality), type_))
+        return len(rows)
+
+    # -- search -----------------------------------------------------------------------
+
+    def search(self, vector: np.ndarray, k: int = 10, *, min_quality: float = 0.0,
+               type: ArtifactType | str | None = None, tags: Sequence[str] | None = None,
+               states: Sequence[ArtifactState | str] | None = None) -> builtins.list[tuple[int, float]]:
+        """The k most similar artifacts passing the filters, as (seq, cosine), best first."""
+        if k <= 0:
+            return []
+        with self.db.read() as conn:
+            model = self._model_in(conn)
+            if model is None:
+                return []
+            q = as_unit_f32(vector, model[1])
+            type_value = ArtifactType(type).value if type is not None else None
+            where, args = filters(type_value, tags, min_quality if min_quality > 0 else None, states)
+            if tags:
+                # tag filters are not in the index: small filtered sets are cheapest scanned exactly
+                n = conn.execute(f"SELECT count(*) FROM (SELECT 1 FROM artifacts a WHERE {where} LIMIT ?)",
+                                 (*args, EXACT_SCAN_MAX + 1)).fetchone()[0]
+                if n <= EXACT_SCAN_MAX:
+                    return self._exact(conn, q, k, where, args)
+            want = max(k * self.oversample, self.min_candidates)
+            if min_quality > 0 or states:
+                # vec0's metadata filter makes the scan ~2.5x slower (measured); a wider
+                # unfiltered pool post-filtered in SQL is cheaper, and the exact fallback
+                # below still catches a bar that leaves too few candidates.
+                want = int(want * self.quality_widen)
+            sql = "SELECT rowid FROM artifact_vec WHERE embedding MATCH vec_bit(?) AND k = ?"
+            knn_args: list[Any] = [quantize(q), want]
+            if type_value is not None:
+                sql += " AND type = ?"
+                knn_args.append(type_value)
+            seqs = [r[0] for r in conn.execute(sql, knn_args)]
+            hits = self._rescore(conn, q, seqs, where, args)
+            if len(hits) < k and len(seqs) == want:
+                # the filters ate the candidates (or vectors are missing): scan the filtered set
+                return self._exact(conn, q, k, where, args)
+            return hits[:k]
+
+    def _rescore(self, conn: Any, q: np.ndarray, seqs: Sequence[int], where: str,
+                 args: Sequence[Any]) -> builtins.list[tuple[int, float]]:
+        if not seqs:
+            return []
+        marks = ",".join("?" * len(seqs))
+        # unary + keeps the planner on the candidate rowids instead of a quality/type/state index range
+        where = (where.replace("a.quality_score >=", "+a.quality_score >=").replace("a.type =", "+a.type =")
+                 .replace("a.state IN", "+a.state IN"))
+        rows = conn.execute(f"SELECT v.seq, v.embedding FROM artifact_vectors v JOIN artifacts a ON a.seq = v.seq "
+                            f"WHERE v.seq IN ({marks}) AND {where}", (*seqs, *args)).fetchall()
+        return self._rank(q, rows)
+
+    def _exact(self, conn: Any, q: np.ndarray, k: int, where: str,
+               args: Sequence[Any]) -> builtins.list[tuple[int, float]]:
+        hits: list[tuple[int, float]] = []
+        cur = conn.execute(f"SELECT v.seq, v.embedding FROM artifact_vectors v JOIN artifacts a ON a.seq = v.seq "
+                           f"WHERE {where}", args)
+        while rows := cur.fetchmany(4096):  # bounded memory on big filtered sets
+            hits = sorted(hits + self._rank(q, rows), key=lambda h: -h[1])[:k]
+        return hits
+
+    @staticmethod
+    def _rank(q: np.ndarray, rows: Sequence[tuple[int, bytes]]) -> builtins.list[tuple[int, float]]:
+        rows = [r for r in rows if len(r[1]) == q.nbytes]
+        if not rows:
+            return []
+        mat = np.frombuffer(b"".join(r[1] for r in rows), dtype="<f4").reshape(len(rows), -1)
+        sims = mat @ q
+        order = np.argsort(-sims, kind="stable")
+        return [(rows[i][0], float(sims[i])) for i in order]

@@ -42,7 +42,7 @@ def test_failures_of_one_attempt_are_in_the_next_prompt(engine):
     assert "previous attempt failed" not in user_prompt(first)
     assert "return a - b" in user_prompt(second)
     assert "adds small numbers: expected 5, got -1" in user_prompt(second)
-    stored = engine.store.get(result.artifact.id)
+    stored = engine.artifacts.get(result.artifact.id)
     assert stored.provenance["tier"] == "fast" and stored.provenance["attempt"] == 2
     assert stored.provenance["temperature"] == 0.4 and stored.provenance["input_tokens"] > 0
 
@@ -67,11 +67,11 @@ def test_escalation_climbs_one_tier_per_failure_and_provider_errors_escalate(eng
     assert "return a - b" in user_prompt(powerful.calls[0]) and "expected 5, got -1" in user_prompt(powerful.calls[0])
     assert "HTTP 500" not in user_prompt(powerful.calls[0])
     assert result.cost_usd > 0
-    transcript = engine.generation.get(result.transcript_id)
+    transcript = engine.transcript(result.transcript_id)
     assert [a.tier for a in transcript.attempt_records] == ["fast", "balanced", "powerful"]
     assert transcript.attempt_records[1].error.startswith("the model call failed")
     assert transcript.attempt_records[2].passed and transcript.attempt_records[2].code.strip() == ADD_CODE.strip()
-    assert engine.generation.spent_today() == pytest.approx(result.cost_usd)
+    assert engine.spent_today() == pytest.approx(result.cost_usd)
 
 
 def test_max_tier_stops_the_climb(engine):
@@ -97,7 +97,7 @@ def test_the_daily_budget_is_enforced_from_the_ledger(engine):
     priced = ladder(tier("powerful", 3.0, 15.0))
     first = engine.ask("add two numbers", ADD_SPEC, ladder=priced, providers={"powerful": powerful}, settings=AskSettings(daily_budget_usd=1.0))
     assert first.attempts == 4 and first.cost_usd > 0
-    spent = engine.generation.spent_today()
+    spent = engine.spent_today()
     assert spent == pytest.approx(first.cost_usd)
     # a daily limit just above what was spent leaves less than one call's worst case
     tight = AskSettings(daily_budget_usd=spent + 0.001)
@@ -115,7 +115,7 @@ def test_asking_again_is_a_reuse_with_no_model_call(engine):
     assert again.reused and again.cost_usd == 0 and again.attempts == 0
     assert again.artifact.id == first.artifact.id
     assert len(fast.calls) == 1  # no second model call
-    assert engine.store.get(first.artifact.id).usage_count == 1
+    assert engine.artifacts.get(first.artifact.id).usage_count == 1
 
 
 def test_a_similar_artifact_that_fails_the_new_spec_is_never_served(engine):
@@ -173,7 +173,7 @@ def test_after_similar_successes_a_new_task_starts_at_the_learned_tier(engine):
     assert result.prediction["tier"] == "balanced"
     assert len(result.prediction["evidence"]) == 2 and all(e["tier"] == "balanced" for e in result.prediction["evidence"])
     assert fast.calls == [] and len(balanced.calls) == 1 and result.tier == "balanced"
-    assert engine.generation.get(result.transcript_id).start_tier == "balanced"
+    assert engine.transcript(result.transcript_id).start_tier == "balanced"
 
 
 def test_cancel_stops_between_attempts(engine):
@@ -186,7 +186,7 @@ def test_cancel_stops_between_attempts(engine):
 
     result = engine.ask("add two numbers", ADD_SPEC, ladder=ladder(tier("fast")), providers={"fast": fast}, cancel=cancel, on_event=on_event)
     assert result.outcome == "cancelled" and len(fast.calls) == 1
-    assert engine.generation.get(result.transcript_id).outcome == "cancelled"
+    assert engine.transcript(result.transcript_id).outcome == "cancelled"
 
 
 def test_unavailable_tiers_are_skipped_with_their_reason(engine):
@@ -208,15 +208,15 @@ def test_a_paid_call_is_in_the_ledger_even_if_testing_never_ends(engine, monkeyp
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(engine, "test", interrupted)
+    monkeypatch.setattr(engine.catalog, "test", interrupted)
     powerful = ScriptedProvider([RIGHT_ADD])
     with pytest.raises(KeyboardInterrupt):
         engine.ask("add two numbers", ADD_SPEC, ladder=ladder(tier("powerful", 3.0, 15.0)), providers={"powerful": powerful})
-    transcript = engine.generation.list(limit=1)[0]
-    transcript = engine.generation.get(transcript.id)
+    transcript = engine.list_transcripts(limit=1)[0]
+    transcript = engine.transcript(transcript.id)
     assert transcript.outcome == "interrupted" and transcript.reason == "interrupted by SIGINT (Ctrl-C)"
     assert transcript.cost_usd > 0
-    assert engine.generation.spent_today() == pytest.approx(transcript.cost_usd)
+    assert engine.spent_today() == pytest.approx(transcript.cost_usd)
     (record,) = transcript.attempt_records
     assert record.reply == RIGHT_ADD and record.error.startswith("interrupted while testing: KeyboardInterrupt")
 
@@ -264,12 +264,12 @@ def test_an_unknown_max_tier_is_refused_even_when_reuse_would_answer(engine):
 
 def test_provenance_names_the_model_that_answered_and_the_predicted_tier(engine):
     result = engine.ask("add two numbers", ADD_SPEC, ladder=ladder(tier("fast")), providers={"fast": ScriptedProvider([RIGHT_ADD])})
-    provenance = engine.store.get(result.artifact.id).provenance
+    provenance = engine.artifacts.get(result.artifact.id).provenance
     assert provenance["model"] == "fast-model" and "predicted_tier" in provenance
 
 
 def test_an_ask_left_running_by_a_dead_process_is_marked_interrupted(engine):
-    log = engine.generation
+    log = engine.transcripts
     tid = log.start("add two numbers", ADD_SPEC)
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
@@ -278,8 +278,8 @@ def test_an_ask_left_running_by_a_dead_process_is_marked_interrupted(engine):
     alive = log.start("still running here", ADD_SPEC)  # this process: left alone
     reopened = Engine(engine.home, embedder=engine.embedder)
     try:
-        assert reopened.generation.get(tid).outcome == "interrupted"
-        assert "ended before it finished" in reopened.generation.get(tid).reason
-        assert reopened.generation.get(alive).outcome == "running"
+        assert reopened.transcript(tid).outcome == "interrupted"
+        assert "ended before it finished" in reopened.transcript(tid).reason
+        assert reopened.transcript(alive).outcome == "running"
     finally:
         reopened.close()

@@ -179,7 +179,7 @@ async def test_cancel_stops_after_the_attempt_under_way(engine):
             assert any(line.startswith("attempt 1: fast (fast-model) T=0.2 ✗ failed") for line in lines)
             assert result_text(screen).startswith("✗ cancelled: cancelled by the user\n1 attempt · ")
             assert len(fast.calls) == 1
-            assert engine.generation.get(screen.transcript_id).outcome == "cancelled"
+            assert engine.transcript(screen.transcript_id).outcome == "cancelled"
             assert str(screen.query_one("#run-button").label) == "Run"
     finally:
         release.set()
@@ -209,7 +209,7 @@ async def test_empty_task_or_invalid_spec_is_a_notification_and_nothing_runs(eng
         await wait_until(pilot, lambda: len(notes(app)) == 3)
         assert "budget" in notes(app)[2].message
         await pilot.pause(0.2)
-        assert fast.calls == [] and engine.generation.count() == 0 and not screen.running
+        assert fast.calls == [] and engine.count_transcripts() == 0 and not screen.running
 
 
 class BreaksAfterTheLadderLoads(ScriptedProvider):
@@ -281,7 +281,7 @@ async def test_layout_stacks_on_narrow_terminals(engine, size, stacked):
 
 def fixed_ids(monkeypatch) -> None:
     """Transcript ids from a counter, so the id shown on screen is the same every run."""
-    from dse_tui.store import generation
+    from dse_tui.store import transcripts as generation
 
     counter = iter(range(1, 1000))
     monkeypatch.setattr(generation, "uuid", SimpleNamespace(uuid4=lambda: uuid.UUID(int=next(counter) << 96)))

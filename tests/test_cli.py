@@ -135,8 +135,8 @@ def test_stored_text_that_looks_like_markup_prints_as_written(tmp_path):
 
     home = tmp_path / "home"
     engine = Engine(home)
-    tid = engine.generation.start("quote [/quote] and [bold]x", ADD_SPEC)
-    engine.generation.finish(tid, "failed", reason="no tier [/red] left")
+    tid = engine.transcripts.start("quote [/quote] and [bold]x", ADD_SPEC)
+    engine.transcripts.finish(tid, "failed", reason="no tier [/red] left")
     engine.close()
     listing = dse(home, "transcripts")
     assert listing.returncode == 0 and "Traceback" not in listing.stderr and "[/quote]" in listing.stdout

@@ -140,7 +140,7 @@ def test_the_ask_goes_on_past_a_crashed_embedded_tier(engine, gguf):
     result = engine.ask("Write add(a, b)", ADD_SPEC, ladder=ladder(fast, tier("backup")),
                         providers={"fast": crashing, "backup": backup})
     assert result.outcome == "generated" and result.tier == "backup"
-    transcript = engine.generation.get(result.transcript_id)
+    transcript = engine.transcript(result.transcript_id)
     assert "SIGILL" in transcript.attempt_records[0].error
     assert any(s["tier"] == "fast" and s["reason"].startswith("crashed") for s in result.skipped)
 

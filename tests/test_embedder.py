@@ -12,7 +12,10 @@ import pytest
 
 from dse_tui.engine.library.embedder import (DIM, TOKENIZER_FILES, Embedder, find_onnx_model, get_embedder,
                                      prepare_model_dir)
-from dse_tui.store import Artifact, ArtifactStore, ArtifactType, embed_text
+from dse_tui.engine.library.views import embed_text
+from dse_tui.store import Artifact, ArtifactType
+
+from test_store import Store
 
 
 @pytest.fixture(scope="module")
@@ -75,8 +78,9 @@ def test_store_search_by_meaning(embedder, tmp_path):
         "is_palindrome": ("Check whether a string reads the same backwards",
                           "def is_palindrome(s):\n    return s == s[::-1]\n"),
     }
-    with ArtifactStore(tmp_path / "dse.db") as store:
-        store.ensure_embedding_model(embedder.name, embedder.dim, lambda batch: embedder.embed([embed_text(a) for a in batch]))
+    store = Store(tmp_path / "dse.db")
+    try:
+        store.vectors.use_model(embedder.name, embedder.dim)
         arts = [Artifact(id=f"id-{name}", name=name, type=ArtifactType.FUNCTION, description=desc, content=code,
                          spec="", test_results={}, quality_score=0.9) for name, (desc, code) in tasks.items()]
         for a, v in zip(arts, embedder.embed([embed_text(a) for a in arts])):
@@ -87,4 +91,6 @@ def test_store_search_by_meaning(embedder, tmp_path):
             hits = store.search(embedder.embed_one(query), k=2)
             assert hits[0][0].name == want, (query, [(a.name, s) for a, s in hits])
             assert hits[0][1] > hits[1][1]
-        assert store.embedding_model() == (embedder.name, DIM)
+        assert store.vectors.model() == (embedder.name, DIM)
+    finally:
+        store.close()

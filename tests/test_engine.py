@@ -16,7 +16,7 @@ def test_correct_code_is_stored_with_derived_quality(engine):
     expected = round(0.4 * r["pass_rate"] + 0.3 * r["coverage"] + 0.2 * r["performance_score"] + 0.1 * r["robustness_score"], 4)
     assert artifact.quality_score == pytest.approx(expected, abs=1e-4)
     assert r["robustness_score"] == 1.0  # both probes passed
-    assert engine.store.get(artifact.id).quality_score == artifact.quality_score
+    assert engine.artifacts.get(artifact.id).quality_score == artifact.quality_score
 
 
 def test_failing_code_is_refused_naming_the_behaviour_and_store_unchanged(engine):
@@ -50,13 +50,19 @@ def test_timeouts_fail_only_through_the_spec(engine):
         engine.store_artifact("import time\n\ndef add(a, b):\n    time.sleep(0.1)\n    return a + b\n", spec)
 
 
-def test_same_code_twice_is_one_artifact_and_a_change_is_a_new_version(engine):
+def test_same_code_twice_is_one_artifact_and_a_new_version_only_on_purpose(engine):
     first = engine.store_artifact(ADD_CODE, ADD_SPEC)
     again = engine.store_artifact(ADD_CODE, ADD_SPEC)
     assert again.id == first.id
-    second = engine.store_artifact("def add(a, b):\n    total = a + b\n    return total\n", ADD_SPEC)
-    assert second.version == first.version + 1 and second.parent_id == first.id
-    assert [a.id for a in engine.store.lineage(second.id)] == [first.id, second.id]
+    changed = "def add(a, b):\n    total = a + b\n    return total\n"
+    with pytest.raises(BadInput, match="name 'add' is taken by v1: Add two numbers and return their sum; use --name "
+                                       "to store it apart, or --new-version to version it"):
+        engine.store_artifact(changed, ADD_SPEC)
+    second = engine.store_artifact(changed, ADD_SPEC, new_version=True)
+    assert second.version == first.version + 1
+    assert [a.id for a in engine.lineage(second.id)] == [first.id, second.id]
+    (edge,) = engine.lineage_edges(second.id)
+    assert (edge.child_id, edge.parent_id, edge.kind.value) == (second.id, first.id, "version_of")
 
 
 def test_find_ranks_by_meaning(engine):
@@ -81,10 +87,10 @@ def test_run_returns_result_and_a_metric_and_updates_usage(engine):
     artifact = engine.store_artifact(ADD_CODE, ADD_SPEC)
     outcome = engine.run("add", {"a": 20, "b": 22})
     assert outcome.success and outcome.call.value == 42
-    assert outcome.metric.success and outcome.metric.memory_mb > 0
+    assert outcome.metric.success and outcome.metric.peak_mb > 0 and outcome.metric.function_ms is not None
     again = engine.run(artifact.id, {"a": 1, "b": 1})
     assert again.artifact.usage_count == 2 and again.artifact.last_used is not None
-    points = engine.store.metrics(artifact.id)
+    points = engine.recent_metrics(artifact.id)
     assert len(points) == 2 and all(p.success for p in points)
 
 
@@ -92,7 +98,7 @@ def test_a_failing_run_is_measured_too(engine):
     engine.store_artifact(ADD_CODE, ADD_SPEC)
     outcome = engine.run("add", {"a": 1, "b": "x"})
     assert not outcome.success and "TypeError" in outcome.call.error
-    assert engine.store.metrics(outcome.artifact.id)[0].success is False
+    assert engine.recent_metrics(outcome.artifact.id)[0].success is False
 
 
 @pytest.mark.parametrize(

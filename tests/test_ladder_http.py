@@ -38,11 +38,11 @@ def test_a_failing_ollama_rung_escalates_to_anthropic(engine, monkeypatch, failu
 
     assert result.outcome == "generated" and result.tier == "powerful" and result.attempts == 2
     assert result.cost_usd > 0
-    first, second = engine.generation.get(result.transcript_id).attempt_records
+    first, second = engine.transcript(result.transcript_id).attempt_records
     assert first.tier == "balanced" and not first.passed
     assert first.error.startswith("the model call failed") and f": {kind}: " in first.error
     # nothing was learnt from a failed call, so the next tier gets the plain prompt
     assert second.passed and "the model call failed" not in second.prompt[-1]["content"]
     sent = anthropic.requests[-1].body
     assert "temperature" not in sent  # this tier sends none
-    assert engine.store.get(result.artifact.id).provenance["model"] == "claude-sonnet-5-5"
+    assert engine.artifacts.get(result.artifact.id).provenance["model"] == "claude-sonnet-5-5"

@@ -1,4 +1,5 @@
-"""ArtifactStore: round trips, filters, search, metrics, lineage, model changes, migrations, concurrency."""
+"""The store's repositories: round trips, filters, search, versions, lineage, model changes,
+migrations, concurrency."""
 
 from __future__ import annotations
 
@@ -14,9 +15,22 @@ from datetime import datetime, timedelta, timezone
 import numpy as np
 import pytest
 
-from dse_tui.store import (Artifact, ArtifactStore, ArtifactType, DuplicateArtifact, MetricPoint, connect,
-                           embed_text, migrate)
-from dse_tui.store import artifacts as artifacts_mod
+from dse_tui.engine.library.views import embed_text
+from dse_tui.store import (
+    Artifact,
+    ArtifactRepository,
+    ArtifactState,
+    ArtifactType,
+    Database,
+    DuplicateArtifact,
+    LineageKind,
+    MetricsRepository,
+    NameTaken,
+    VectorIndex,
+    connect,
+    migrate,
+)
+from dse_tui.store import vectors as vectors_mod
 from dse_tui.store.db import MIGRATIONS
 
 DIM = 384
@@ -37,14 +51,38 @@ def art(i: int, **kw) -> Artifact:
     return Artifact(**base)
 
 
+class Store:
+    """The repositories over one Database, as the engine wires them (test shorthand)."""
+
+    def __init__(self, path) -> None:
+        self.db = Database(path)
+        self.artifacts = ArtifactRepository(self.db)
+        self.vectors = VectorIndex(self.db)
+        self.metrics = MetricsRepository(self.db)
+
+    def insert(self, a: Artifact, v: np.ndarray, **kw) -> Artifact:
+        with self.db.write():
+            stored = self.artifacts.insert(a, **kw)
+            self.vectors.put(stored.seq, v)
+        return stored
+
+    def search(self, q: np.ndarray, k: int = 10, **kw) -> list[tuple[Artifact, float]]:
+        hits = self.vectors.search(q, k, **kw)
+        loaded = self.artifacts.by_seqs([s for s, _ in hits])
+        return [(loaded[s], sim) for s, sim in hits]
+
+    def close(self) -> None:
+        self.db.close()
+
+
 @pytest.fixture
 def store(tmp_path):
-    s = ArtifactStore(tmp_path / "dse.db")
+    s = Store(tmp_path / "dse.db")
     yield s
     s.close()
 
 
-def fill(store: ArtifactStore, n: int, seed: int = 0, **kw) -> tuple[list[Artifact], np.ndarray]:
+def fill(store: Store, n: int, seed: int = 0, **kw) -> tuple[list[Artifact], np.ndarray]:
     rng = np.random.default_rng(seed)
     arts, vecs = [], []
     for i in range(n):
@@ -76,12 +114,14 @@ def test_connect_pragmas_and_vec(tmp_path):
 
 def test_migrations_idempotent_on_reopen(tmp_path):
     path = tmp_path / "a.db"
-    with ArtifactStore(path) as s:
-        s.insert(art(1), unit(np.random.default_rng(1)))
+    s = Store(path)
+    s.insert(art(1), unit(np.random.default_rng(1)))
+    s.close()
     for _ in range(2):
-        with ArtifactStore(path) as s:
-            assert s.count() == 1
-            assert s.get(art(1).id) == art(1)
+        s = Store(path)
+        assert s.artifacts.count() == 1
+        assert s.artifacts.get(art(1).id).name == "fn_1"
+        s.close()
     conn = connect(path)
     assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
     conn.close()
@@ -115,79 +155,101 @@ def test_store_package_imports_neither_engine_nor_textual():
 # -- records ---------------------------------------------------------------------------------
 
 def test_round_trip_every_field(store):
-    parent = art(1)
-    store.insert(parent, unit(np.random.default_rng(0)))
     a = art(2, type=ArtifactType.WORKFLOW, tags=["zeta", "alpha", "zeta-2"],
             metadata={"nested": {"list": [1, 2.5, None], "s": "é"}, "flag": True},
             provenance={"tier": "smollm2", "attempts": 3}, test_results={"passed": 4, "total": 5, "cases": [{"ok": False}]},
-            quality_score=0.731, usage_count=7, avg_execution_time_ms=12.25, version=2, parent_id=parent.id,
+            quality_score=0.731, usage_count=7, failure_count=2, avg_execution_time_ms=12.25,
+            state=ArtifactState.UNVERIFIED, state_reason="shipped",
             created_at=datetime(2024, 1, 2, 3, 4, 5, 678901, tzinfo=timezone(timedelta(hours=2))),
             last_used=datetime(2024, 2, 3, 4, 5, 6, tzinfo=timezone.utc))
     returned = store.insert(a, unit(np.random.default_rng(1)))
-    got = store.get(a.id)
-    assert got == a and returned == a
+    got = store.artifacts.get(a.id)
+    assert got == a and returned == a and got.seq is not None and got.version == 1
     assert got.created_at.tzinfo == timezone.utc  # normalised to UTC, same instant
     assert got.created_at == datetime(2024, 1, 2, 1, 4, 5, 678901, tzinfo=timezone.utc)
     assert got.tags == ["zeta", "alpha", "zeta-2"]
-    assert store.get("nope") is None
+    assert store.artifacts.get("nope") is None
 
 
 def test_duplicate_id_rejected_without_partial_rows(store):
     store.insert(art(1), unit(np.random.default_rng(0)))
     with pytest.raises(DuplicateArtifact):
         store.insert(art(1, name="other", tags=["t"]), unit(np.random.default_rng(1)))
-    assert store.count() == 1
-    assert store.get_by_name("other") is None
-    assert store.count(tags=["t"]) == 0
+    assert store.artifacts.count() == 1
+    assert store.artifacts.get_by_name("other") is None
+    assert store.artifacts.count(tags=["t"]) == 0
 
 
-def test_wrong_dimension_rejected(store):
+def test_wrong_dimension_rejected_with_nothing_stored(store):
     store.insert(art(1), unit(np.random.default_rng(0)))
     with pytest.raises(ValueError):
         store.insert(art(2), np.ones(10, dtype=np.float32))
-    assert store.count() == 1
+    assert store.artifacts.count() == 1  # the artifact and its vector are one transaction
+
+
+def test_a_taken_name_is_refused_unless_a_new_version_is_asked_for(store):
+    rng = np.random.default_rng(0)
+    first = store.insert(art(1, id="aaaaaa111111", name="sorter"), unit(rng))
+    with pytest.raises(NameTaken) as info:
+        store.insert(art(2, id="aaaaaa222222", name="sorter"), unit(rng))
+    assert info.value.existing.id == first.id and store.artifacts.count() == 1
+    second = store.insert(art(2, id="aaaaaa222222", name="sorter"), unit(rng), new_version=True)
+    third = store.insert(art(3, id="bbbbbb333333", name="sorter", version=99), unit(rng), new_version=True)
+    assert (first.version, second.version, third.version) == (1, 2, 3)  # numbers are the store's, not the caller's
+    edges = store.artifacts.edges(third.id)
+    assert [(e.child_id, e.parent_id, e.kind) for e in edges] == [(third.id, second.id, LineageKind.VERSION_OF)]
 
 
 def test_get_by_name_and_resolve(store):
     rng = np.random.default_rng(0)
-    store.insert(art(1, id="aaaaaa111111", name="sorter", version=1), unit(rng))
-    store.insert(art(2, id="aaaaaa222222", name="sorter", version=3), unit(rng))
-    store.insert(art(3, id="bbbbbb333333", name="sorter", version=2), unit(rng))
-    store.insert(art(4, id="cccccc444444", name="aaaaaa", version=1), unit(rng))
-    assert store.get_by_name("sorter").id == "aaaaaa222222"
-    assert store.resolve("bbbbbb333333").id == "bbbbbb333333"  # exact id
-    assert store.resolve("bbbbbb3").id == "bbbbbb333333"  # unique prefix
-    assert store.resolve("bbbbb") is None  # prefix shorter than 6 chars is not a prefix
-    assert store.resolve("aaaaaa").id == "cccccc444444"  # ambiguous prefix falls back to the name
-    assert store.resolve("sorter").id == "aaaaaa222222"
-    assert store.resolve("missing") is None
+    store.insert(art(1, id="aaaaaa111111", name="sorter"), unit(rng))
+    store.insert(art(2, id="aaaaaa222222", name="sorter"), unit(rng), new_version=True)
+    store.insert(art(3, id="bbbbbb333333", name="sorter"), unit(rng), new_version=True)
+    store.insert(art(4, id="cccccc444444", name="aaaaaa"), unit(rng))
+    repo = store.artifacts
+    assert repo.get_by_name("sorter").id == "bbbbbb333333"
+    assert repo.resolve("bbbbbb333333").id == "bbbbbb333333"  # exact id
+    assert repo.resolve("bbbbbb3").id == "bbbbbb333333"  # unique prefix
+    assert repo.resolve("bbbbb") is None  # prefix shorter than 6 chars is not a prefix
+    assert repo.resolve("aaaaaa").id == "cccccc444444"  # ambiguous prefix falls back to the name
+    assert repo.resolve("sorter").id == "bbbbbb333333"
+    assert repo.resolve("missing") is None
 
 
 def test_list_count_filters_orders_and_pages(store):
     types = list(ArtifactType)
     arts, _ = fill(store, 40, type=lambda i: types[i % 4], quality_score=lambda i: (i * 7 % 40) / 40,
                    tags=lambda i: (["even"] if i % 2 == 0 else []) + (["five"] if i % 5 == 0 else []),
-                   usage_count=lambda i: i % 6)
-    assert store.count() == 40
-    assert store.count(type="TOOL") == 10
-    assert store.count(tags=["even", "five"]) == 4
-    assert store.count(min_quality=0.5) == sum(a.quality_score >= 0.5 for a in arts)
+                   usage_count=lambda i: i % 6,
+                   state=lambda i: ArtifactState.QUARANTINED if i % 8 == 0 else ArtifactState.VERIFIED)
+    repo = store.artifacts
+    assert repo.count() == 40
+    assert repo.count(type="TOOL") == 10
+    assert repo.count(tags=["even", "five"]) == 4
+    assert repo.count(min_quality=0.5) == sum(a.quality_score >= 0.5 for a in arts)
+    assert repo.count(states=[ArtifactState.QUARANTINED]) == 5
 
     want = sorted((a for a in arts if a.type == ArtifactType.TOOL and a.quality_score >= 0.25),
                   key=lambda a: -a.quality_score)
-    assert [a.id for a in store.list(type=ArtifactType.TOOL, min_quality=0.25)] == [a.id for a in want]
+    assert [a.id for a in repo.list(type=ArtifactType.TOOL, min_quality=0.25)] == [a.id for a in want]
 
-    pages = [store.list(offset=o, limit=7, order="recent") for o in range(0, 42, 7)]
+    pages = [repo.list(offset=o, limit=7, order="recent") for o in range(0, 42, 7)]
     flat = [a.id for p in pages for a in p]
     assert flat == [a.id for a in sorted(arts, key=lambda a: a.created_at, reverse=True)]
     assert all(len(p) <= 7 for p in pages)
 
-    assert [a.name for a in store.list(limit=3, order="name")] == sorted(a.name for a in arts)[:3]
-    assert [a.usage_count for a in store.list(limit=40, order="usage")] == sorted((a.usage_count for a in arts), reverse=True)
-    tagged = store.list(limit=100, tags=["five"])
+    assert [a.name for a in repo.list(limit=3, order="name")] == sorted(a.name for a in arts)[:3]
+    assert [a.usage_count for a in repo.list(limit=40, order="usage")] == sorted((a.usage_count for a in arts), reverse=True)
+    tagged = repo.list(limit=100, tags=["five"])
     assert {a.id for a in tagged} == {a.id for a in arts if "five" in a.tags}
     with pytest.raises(ValueError):
-        store.list(order="bogus")
+        repo.list(order="bogus")
+
+
+def test_recent_means_last_used_first(store):
+    arts, _ = fill(store, 5)
+    store.artifacts.count_use(arts[1].id, True, 1.0, T0 + timedelta(days=1))
+    assert store.artifacts.list(limit=2, order="recent")[0].id == arts[1].id
 
 
 # -- search ----------------------------------------------------------------------------------
@@ -207,7 +269,7 @@ def test_search_ranks_by_cosine(store):
         for a, sim in hits:  # scores are exact float cosines, not hamming estimates
             assert sim == pytest.approx(float(vecs[by_id[a.id]] @ q), abs=1e-5)
     # with a candidate pool as large as the store, the ranking is exact
-    store.min_candidates = 300
+    store.vectors.min_candidates = 300
     q = unit(rng)
     assert [h[0].id for h in store.search(q, k=5)] == [arts[i].id for i in exact(vecs, q, [True] * 300, 5)]
 
@@ -215,13 +277,15 @@ def test_search_ranks_by_cosine(store):
 def test_search_filters_match_exact_filtered_scan(store):
     types = list(ArtifactType)
     arts, vecs = fill(store, 400, type=lambda i: types[i % 4], quality_score=lambda i: (i % 10) / 10,
-                      tags=lambda i: ["py"] + (["rare"] if i % 97 == 0 else []))
+                      tags=lambda i: ["py"] + (["rare"] if i % 97 == 0 else []),
+                      state=lambda i: ArtifactState.VERIFIED if i % 3 else ArtifactState.UNVERIFIED)
     q = unit(np.random.default_rng(5))
-    store.min_candidates = 400  # a pool as big as the store: isolates filter logic from approximation
+    store.vectors.min_candidates = 400  # a pool as big as the store: isolates filter logic from approximation
     cases = [
         (dict(min_quality=0.7), [a.quality_score >= 0.7 for a in arts]),
         (dict(type="TEST"), [a.type == ArtifactType.TEST for a in arts]),
         (dict(tags=["rare"]), ["rare" in a.tags for a in arts]),
+        (dict(states=[ArtifactState.VERIFIED]), [a.state == ArtifactState.VERIFIED for a in arts]),
         (dict(min_quality=0.5, type=ArtifactType.TOOL, tags=["py"]),
          [a.quality_score >= 0.5 and a.type == ArtifactType.TOOL for a in arts]),
     ]
@@ -234,8 +298,8 @@ def test_search_filters_match_exact_filtered_scan(store):
 
 def test_filters_never_hide_a_match(store, monkeypatch):
     # Force the approximate path to come up short: tiny candidate pool, no small-set shortcut.
-    monkeypatch.setattr(artifacts_mod, "EXACT_SCAN_MAX", 0)
-    store.oversample, store.min_candidates = 1, 5
+    monkeypatch.setattr(vectors_mod, "EXACT_SCAN_MAX", 0)
+    store.vectors.oversample, store.vectors.min_candidates = 1, 5
     rng = np.random.default_rng(3)
     q = unit(rng)
     for i in range(200):  # close to the query, untagged
@@ -248,7 +312,7 @@ def test_filters_never_hide_a_match(store, monkeypatch):
         far.append(art(i).id)
     hits = store.search(q, k=5, tags=["needle"])
     assert sorted(h[0].id for h in hits) == sorted(far)
-    hits = store.search(q, k=5, min_quality=0.95)  # quality filter applies inside the vec0 scan
+    hits = store.search(q, k=5, min_quality=0.95)
     assert sorted(h[0].id for h in hits) == sorted(far)
 
 
@@ -256,52 +320,40 @@ def test_search_empty_store_and_deleted(store):
     q = unit(np.random.default_rng(0))
     assert store.search(q) == []
     arts, vecs = fill(store, 20)
-    assert store.delete(arts[3].id) is True
-    assert store.delete(arts[3].id) is False
-    assert store.get(arts[3].id) is None
+    assert store.artifacts.delete(arts[3].id) is True
+    assert store.artifacts.delete(arts[3].id) is False
+    assert store.artifacts.get(arts[3].id) is None
     hits = store.search(vecs[3], k=20)
     assert arts[3].id not in {h[0].id for h in hits} and len(hits) == 19
 
 
-# -- runs, lineage, stats --------------------------------------------------------------------
+# -- usage, lineage, stats -------------------------------------------------------------------
 
-def test_record_run_updates_usage_atomically(store):
-    a = art(1)
-    store.insert(a, unit(np.random.default_rng(0)))
-    runs = [(10.0, True), (30.0, True), (1000.0, False)]
-    for j, (ms, ok) in enumerate(runs):
-        store.record_run(MetricPoint(artifact_id=a.id, at=T0 + timedelta(minutes=j), execution_time_ms=ms,
-                                     cpu_time_ms=ms / 2, memory_mb=12.5, success=ok,
-                                     error=None if ok else "Timeout", source="run"))
-    got = store.get(a.id)
-    assert got.usage_count == 3
+def test_usage_counts_successes_and_failures_apart(store):
+    a = store.insert(art(1), unit(np.random.default_rng(0)))
+    for j, (ms, ok) in enumerate([(10.0, True), (30.0, True), (1000.0, False)]):
+        store.artifacts.count_use(a.id, ok, ms if ok else None, T0 + timedelta(minutes=j))
+    got = store.artifacts.get(a.id)
+    assert (got.usage_count, got.failure_count) == (2, 1)
     assert got.avg_execution_time_ms == pytest.approx(20.0)  # failed run excluded from the mean
     assert got.last_used == T0 + timedelta(minutes=2)
-    pts = store.metrics(a.id)
-    assert [p.execution_time_ms for p in pts] == [10.0, 30.0, 1000.0]  # oldest first
-    assert pts[2].success is False and pts[2].error == "Timeout" and pts[0].at == T0
-    assert [p.execution_time_ms for p in store.metrics(a.id, limit=2)] == [30.0, 1000.0]
     with pytest.raises(KeyError):
-        store.record_run(MetricPoint(artifact_id="missing", at=T0, execution_time_ms=1, cpu_time_ms=1,
-                                     memory_mb=1, success=True))
-    store.delete(a.id)
-    assert store.metrics(a.id) == []
+        store.artifacts.count_use("missing", True, 1.0, T0)
 
 
-def test_lineage_and_children(store):
+def test_lineage_follows_explicit_edges_only(store):
     rng = np.random.default_rng(0)
-    v1 = art(1, name="f", version=1)
-    v2 = art(2, name="f", version=2, parent_id=v1.id)
-    v3 = art(3, name="f", version=3, parent_id=v2.id)
-    side = art(4, name="f", version=2, parent_id=v1.id)
-    for a in (v1, v2, v3, side):
-        store.insert(a, unit(rng))
-    assert [a.id for a in store.lineage(v3.id)] == [v1.id, v2.id, v3.id]
-    assert [a.id for a in store.lineage(v1.id)] == [v1.id]
-    assert store.lineage("missing") == []
-    assert [a.id for a in store.children(v1.id)] == [v2.id, side.id]
-    assert store.children(v3.id) == []
-    assert store.get_by_name("f").id == v3.id
+    v1 = store.insert(art(1, name="f"), unit(rng))
+    v2 = store.insert(art(2, name="f"), unit(rng), new_version=True)
+    evolved = store.insert(art(3, name="f_fast"), unit(rng), lineage=[(LineageKind.EVOLVED_FROM, v2.id)])
+    stranger = store.insert(art(4, name="f_other"), unit(rng))
+    assert [a.id for a in store.artifacts.lineage(evolved.id)] == [v1.id, v2.id, evolved.id]
+    assert [a.id for a in store.artifacts.lineage(v1.id)] == [v1.id]
+    assert [a.id for a in store.artifacts.lineage(stranger.id)] == [stranger.id]
+    assert store.artifacts.lineage("missing") == []
+    assert [a.id for a in store.artifacts.children(v2.id)] == [evolved.id]
+    kinds = {(e.child_id, e.kind) for e in store.artifacts.edges(v2.id)}
+    assert kinds == {(v2.id, LineageKind.VERSION_OF), (evolved.id, LineageKind.EVOLVED_FROM)}
 
 
 def test_embed_text_is_meaning_not_code():
@@ -312,53 +364,86 @@ def test_embed_text_is_meaning_not_code():
 
 def test_stats(store):
     fill(store, 6, type=lambda i: ArtifactType.TOOL if i < 2 else ArtifactType.FUNCTION)
-    st = store.stats()
-    assert st["count"] == 6 and st["by_type"] == {"TOOL": 2, "FUNCTION": 4}
-    assert st["size_bytes"] > 0 and st["embedding_dim"] == DIM
+    st = store.artifacts.stats()
+    assert st["count"] == 6 and st["by_type"] == {"TOOL": 2, "FUNCTION": 4} and st["by_state"] == {"verified": 6}
+    assert st["size_bytes"] > 0 and store.vectors.model() == ("unknown", DIM)
 
 
 # -- embedding model changes -----------------------------------------------------------------
 
-def test_ensure_embedding_model_reembeds_on_change(store):
+def test_a_new_model_leaves_every_artifact_missing_its_vector_until_refilled(store):
     arts, _ = fill(store, 30)
-    assert store.embedding_model() == ("unknown", DIM)
-    seen: list[str] = []
-
-    def fake_embed(dim):
-        def fn(batch):
-            seen.extend(a.id for a in batch)
-            out = np.zeros((len(batch), dim), dtype=np.float32)
-            for r, a in enumerate(batch):  # a vector determined by the artifact's number
-                out[r, int(a.name.split("_")[1]) % dim] = 1.0
-            return out
-        return fn
-
-    progress = []
-    n = store.ensure_embedding_model("m1", DIM, fake_embed(DIM), batch_size=8, progress=lambda d, t: progress.append((d, t)))
-    assert n == 30 and store.embedding_model() == ("m1", DIM)
-    assert sorted(seen) == sorted(a.id for a in arts)
-    assert progress[0] == (0, 30) and progress[-1] == (30, 30)
+    assert store.vectors.model() == ("unknown", DIM)
+    assert store.vectors.use_model("m1", DIM) == 30  # vectors of "unknown" are not m1's
+    assert store.vectors.model() == ("m1", DIM)
+    for a in arts:
+        v = np.zeros(DIM, dtype=np.float32)
+        v[int(a.name.split("_")[1]) % DIM] = 1.0
+        store.vectors.put(a.seq, v)
+    assert store.vectors.use_model("m1", DIM) == 0 and store.vectors.missing("m1", DIM) == []
     q = np.zeros(DIM, dtype=np.float32)
     q[17] = 1
     assert store.search(q, k=1)[0][0].id == arts[17].id
-    assert store.search(q, k=1)[0][1] == pytest.approx(1.0)
 
-    seen.clear()
-    assert store.ensure_embedding_model("m1", DIM, fake_embed(DIM)) == 0 and seen == []
-
-    # a model with another dimension rebuilds the index
-    assert store.ensure_embedding_model("m2", 64, fake_embed(64)) == 30
-    assert store.embedding_model() == ("m2", 64)
-    q = np.zeros(64, dtype=np.float32)
-    q[5] = 1
-    assert store.search(q, k=1)[0][0].id == arts[5].id
+    # a model with another dimension rebuilds the index and drops the unusable vectors
+    assert store.vectors.use_model("m2", 64) == 30
     with pytest.raises(ValueError):
-        store.insert(art(99), unit(np.random.default_rng(0)))  # 384-d no longer fits
-    store.insert(art(99), np.eye(64, dtype=np.float32)[40])
-    assert store.search(np.eye(64, dtype=np.float32)[40], k=1)[0][0].id == art(99).id
+        store.vectors.put(arts[0].seq, unit(np.random.default_rng(0)))  # 384-d no longer fits
+    store.vectors.put(arts[5].seq, np.eye(64, dtype=np.float32)[40])
+    assert store.search(np.eye(64, dtype=np.float32)[40], k=1)[0][0].id == arts[5].id
 
 
-# -- concurrency and durability --------------------------------------------------------------
+def test_rebuilding_the_index_from_the_float_vectors(store):
+    arts, vecs = fill(store, 50)
+    with store.db.write() as conn:
+        conn.execute("DELETE FROM artifact_vec")
+    assert store.search(vecs[7], k=1) == []  # the binary index finds the candidates: without it, none
+    assert store.vectors.rebuild_index() == 50
+    assert store.search(vecs[7], k=1)[0][0].id == arts[7].id
+
+
+# -- transactions, concurrency and durability ------------------------------------------------
+
+def test_nested_writes_are_one_transaction(store):
+    rng = np.random.default_rng(0)
+    with pytest.raises(RuntimeError):
+        with store.db.write():
+            store.insert(art(1), unit(rng))
+            store.insert(art(2), unit(rng))
+            raise RuntimeError("the unit of work fails")
+    assert store.artifacts.count() == 0  # both inner writes rolled back with the outer one
+
+
+def test_closing_the_database_closes_every_threads_connection(tmp_path):
+    db = Database(tmp_path / "c.db")
+    repo = ArtifactRepository(db)
+    started, release = threading.Barrier(4), threading.Event()
+    holding = []
+
+    def hold():
+        with db.read() as conn:
+            holding.append(conn)
+            started.wait()
+            release.wait()
+
+    threads = [threading.Thread(target=hold) for _ in range(3)]
+    for t in threads:
+        t.start()
+    started.wait()
+    assert db.open_connections == 3  # three borrowed at once (the first is among them)
+    repo.count()  # a fourth, from this thread
+    assert db.open_connections == 4
+    db.close()
+    release.set()
+    for t in threads:
+        t.join()
+    assert db.open_connections == 0
+    for conn in holding:
+        with pytest.raises(Exception):
+            conn.execute("SELECT 1")
+    with pytest.raises(RuntimeError, match="closed"):
+        repo.count()
+
 
 def test_concurrent_inserts_and_reads_from_threads(store):
     rng = np.random.default_rng(0)
@@ -370,7 +455,7 @@ def test_concurrent_inserts_and_reads_from_threads(store):
         try:
             while not stop.is_set():
                 store.search(vecs[0], k=5)
-                store.list(limit=10)
+                store.artifacts.list(limit=10)
         except BaseException as exc:  # pragma: no cover - reported below
             errors.append(exc)
 
@@ -383,9 +468,9 @@ def test_concurrent_inserts_and_reads_from_threads(store):
     for t in readers:
         t.join()
     assert errors == []
-    assert store.count() == 400
+    assert store.artifacts.count() == 400
     assert store.search(vecs[123], k=1)[0][0].id == art(123).id
-    with store._conn() as conn:
+    with store.db.read() as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         assert conn.execute("SELECT count(*) FROM artifact_vec").fetchone()[0] == 400
 
@@ -394,15 +479,18 @@ CHILD = textwrap.dedent("""
     import sys, threading
     from concurrent.futures import ThreadPoolExecutor
     import numpy as np
-    from dse_tui.store import Artifact, ArtifactStore, ArtifactType
-    store = ArtifactStore(sys.argv[1])
+    from dse_tui.store import Artifact, ArtifactRepository, ArtifactType, Database, VectorIndex
+    db = Database(sys.argv[1])
+    artifacts, vectors = ArtifactRepository(db), VectorIndex(db)
     rng = np.random.default_rng(0)
     vecs = rng.standard_normal((500, 384)).astype(np.float32)
     out = threading.Lock()
     def add(i):
         a = Artifact(id=f"kill-{i:04d}", name=f"f{i}", type=ArtifactType.FUNCTION, description="d" * 200,
                      content="x" * 500, spec="", test_results={}, quality_score=0.5, tags=["a", "b"])
-        store.insert(a, vecs[i])
+        with db.write():
+            stored = artifacts.insert(a)
+            vectors.put(stored.seq, vecs[i])
         with out:  # whole lines only; printed once the commit returned
             sys.stdout.write(a.id + "\\n")
             sys.stdout.flush()
@@ -428,13 +516,16 @@ def test_committed_inserts_survive_sigkill(tmp_path):
     proc.wait()
     proc.stdout.close()
     assert len(committed) >= 300
-    with ArtifactStore(path) as s:
-        with s._conn() as conn:
+    s = Store(path)
+    try:
+        with s.db.read() as conn:
             assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
             n_art = conn.execute("SELECT count(*) FROM artifacts").fetchone()[0]
             assert conn.execute("SELECT count(*) FROM artifact_vectors").fetchone()[0] == n_art
             assert conn.execute("SELECT count(*) FROM artifact_vec").fetchone()[0] == n_art
         for aid in committed:
-            a = s.get(aid)
+            a = s.artifacts.get(aid)
             assert a is not None and a.tags == ["a", "b"]
-        assert s.count() >= len(committed)
+        assert s.artifacts.count() >= len(committed)
+    finally:
+        s.close()

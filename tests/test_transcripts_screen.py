@@ -30,7 +30,7 @@ def two_asks(engine) -> tuple[str, str]:
 
 def fixed_clock(monkeypatch) -> None:
     """Transcript times a minute apart from a fixed instant, so the Started column is the same every run."""
-    from dse_tui.store import generation
+    from dse_tui.store import transcripts as generation
 
     start = datetime(2025, 3, 14, 9, 26, tzinfo=timezone.utc)
     ticks = iter(range(10_000))
@@ -107,7 +107,7 @@ async def test_refresh_and_paging_read_from_the_store(engine, monkeypatch):
         screen = await open_transcripts(pilot, TranscriptsScreen(), 1)
         assert rows(screen)[0][4] == SORT_TASK
         # Written behind the screen's back (no engine event): shown after a refresh.
-        engine.generation.start("a task that is still running", ADD_SPEC)
+        engine.transcripts.start("a task that is still running", ADD_SPEC)
         await pilot.pause(0.2)
         assert rows(screen)[0][4] == SORT_TASK
         await pilot.press("r")

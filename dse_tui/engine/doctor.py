@@ -56,7 +56,7 @@ def _store_section(engine: Engine | None, home: Path, store_error: Exception | N
     if engine is None:
         return {"ok": False, "path": path, "error": str(store_error)}
     try:
-        return {"ok": True, "path": path, **engine.store.stats()}
+        return {"ok": True, **engine.store_stats()}
     except StoreError as exc:
         return {"ok": False, "path": path, "error": str(exc)}
 

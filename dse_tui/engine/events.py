@@ -1,4 +1,8 @@
-"""Plain events the engine publishes; screens turn them into Textual messages."""
+"""Plain events the engine publishes; screens turn them into Textual messages.
+
+Every event the engine emits is defined here, so a front end dispatches on these types
+(isinstance) and finds everything it shows in the event itself, never behind it in the store.
+"""
 
 from __future__ import annotations
 
@@ -39,6 +43,77 @@ class Progress(Event):
     done: int
     total: int
     detail: str = ""
+
+
+@dataclass(frozen=True)
+class ArtifactStateChanged(Event):
+    artifact_id: str
+    name: str
+    state: str  # unverified | verified | quarantined
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class JobProgress(Event):
+    job_id: int
+    kind: str
+    done: int
+    total: int | None
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class JobFinished(Event):
+    job_id: int
+    kind: str
+    state: str  # done | failed | cancelled | queued (handed back when DSE stops)
+    error: str | None = None
+
+
+# -- the ask path ------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class StartTierChosen(Event):
+    """Before the first attempt: where the climb starts, and the solved tasks that voted for it."""
+
+    transcript_id: str
+    start_tier: str
+    prediction: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class AttemptStarted(Event):
+    transcript_id: str
+    n: int
+    tier: str
+    model: str
+    temperature: float | None
+
+
+@dataclass(frozen=True)
+class AttemptFinished(Event):
+    transcript_id: str
+    n: int
+    tier: str
+    passed: bool
+    failures: str
+    cost_usd: float
+    duration_ms: float
+
+
+@dataclass(frozen=True)
+class TierSkipped(Event):
+    transcript_id: str
+    tier: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class AskFinished(Event):
+    transcript_id: str
+    outcome: str
+    artifact_id: str | None
+    reason: str | None
 
 
 @dataclass(frozen=True)

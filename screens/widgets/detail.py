@@ -18,7 +18,7 @@ from textual.widgets import Static
 if TYPE_CHECKING:
     from rich.syntax import Syntax
 
-    from dse_tui.store.records import Artifact, MetricPoint
+    from dse_tui.store.records import Artifact, LineageEdge, MetricPoint
 
 # ANSI colours read on the Linux console and follow the user's terminal palette.
 CODE_THEME = "ansi_dark"
@@ -63,23 +63,33 @@ def usage_text(artifact: Artifact) -> Text:
     )
 
 
-def history_text(artifact: Artifact, lineage: Iterable[Artifact], metrics: Iterable[MetricPoint]) -> Text:
+def history_text(artifact: Artifact, lineage: Iterable[Artifact], metrics: Iterable[MetricPoint],
+                 edges: Iterable[LineageEdge] = ()) -> Text:
     versions = list(lineage)
     text = Text()
     if len(versions) > 1:
-        chain = " → ".join(f"v{a.version}" + (" (this)" if a.id == artifact.id else "") for a in versions)
+        chain = " → ".join(visible(a.name, one_line=True) + f" v{a.version}" + (" (this)" if a.id == artifact.id else "")
+                           for a in versions)
         text.append(f"lineage: {chain}\n")
     else:
-        text.append(f"lineage: v{artifact.version}, no other versions\n")
-    if artifact.parent_id:
-        text.append(f"parent: {artifact.parent_id[:8]}\n")
+        text.append(f"lineage: v{artifact.version}, no ancestors\n")
+    for edge in edges:
+        if edge.child_id == artifact.id:
+            text.append(f"{edge.kind.value.replace('_', ' ')} {edge.parent_id[:8]}\n")
+        else:
+            text.append(f"{edge.child_id[:8]} is {edge.kind.value.replace('_', ' ')} this\n", style="dim")
+    if artifact.state.value != "verified":
+        text.append(f"state: {artifact.state.value}" + (f" ({visible(artifact.state_reason, one_line=True)})"
+                                                       if artifact.state_reason else "") + "\n",
+                    style="bold red" if artifact.state.value == "quarantined" else "yellow")
     source = artifact.provenance.get("source") if artifact.provenance else None
     if source:
         text.append(f"from: {source}\n")
     points = list(metrics)
     if points:
         ok = sum(p.success for p in points)
-        text.append(f"recent runs: {len(points)} ({ok} ok), latest {points[-1].execution_time_ms:.2f} ms")
+        latest = points[-1].function_ms if points[-1].function_ms is not None else points[-1].run_ms
+        text.append(f"recent runs: {len(points)} ({ok} ok)" + (f", latest {latest:.2f} ms" if latest is not None else ""))
     else:
         text.append("recent runs: none")
     return text
@@ -138,9 +148,10 @@ class ArtifactDetail(VerticalScroll):
     def show_usage(self, artifact: Artifact) -> None:
         self._set("#detail-usage", usage_text(artifact))
 
-    def show_history(self, artifact: Artifact, lineage: Iterable[Artifact], metrics: Iterable[MetricPoint]) -> None:
+    def show_history(self, artifact: Artifact, lineage: Iterable[Artifact], metrics: Iterable[MetricPoint],
+                     edges: Iterable[LineageEdge] = ()) -> None:
         if artifact.id == self.artifact_id:
-            self._set("#detail-history", history_text(artifact, lineage, metrics))
+            self._set("#detail-history", history_text(artifact, lineage, metrics, edges))
 
     @staticmethod
     def _syntax(code: str, lexer: str, line_numbers: bool = False) -> Syntax:

@@ -9,25 +9,25 @@ for what the tiny one does.
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 
-if TYPE_CHECKING:
-    from dse_tui.engine.facade import Engine
+from dse_tui.engine.library.find import Match
 
 NEIGHBOURS = 5
 MIN_SIMILARITY = 0.55
 SEARCH_DEPTH = 25
 
 
-def predict_start_tier(engine: Engine, text: str, tiers: list[str]) -> dict[str, Any]:
+def predict_start_tier(search: Callable[[Any, int], list[Match]], vector: Any, tiers: list[str]) -> dict[str, Any]:
     """{"tier": name or None, "evidence": [{task, tier, similarity}], "votes": {tier: weight}}.
 
-    Neighbours vote with their similarity; only tiers in `tiers` (usable now) count.
+    `search(vector, k)` ranks stored artifacts; neighbours vote with their similarity, and
+    only tiers in `tiers` (usable now) count.
     """
-    vector = engine.embedder.embed_one(text)
-    hits = engine.store.search(vector, k=SEARCH_DEPTH, min_quality=0.0)
     evidence = []
-    for artifact, similarity in hits:
+    for match in search(vector, SEARCH_DEPTH):
+        artifact, similarity = match.artifact, match.similarity
         prov = artifact.provenance or {}
         if prov.get("source") != "generated" or similarity < MIN_SIMILARITY or prov.get("tier") not in tiers:
             continue

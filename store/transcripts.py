@@ -1,7 +1,8 @@
-"""Generation records: transcripts of every attempt and the spend ledger.
+"""Transcripts: every ask, and every attempt of it, with prompt, reply, code and verdict.
 
-Transcripts let a user see what each tier was asked, what it answered and
-why it failed; the ledger makes per-request and daily budgets enforceable.
+They let a user see what each tier was asked, what it answered and why it failed. What
+the calls cost is in the ledger (ledger.py); an attempt and its charge are written in one
+transaction by the ask.
 """
 
 from __future__ import annotations
@@ -10,12 +11,12 @@ import json
 import os
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Any
 
 import psutil
 
-from dse_tui.store.db import Database
+from .db import Database
 
 _TRANSCRIPT_COLUMNS = (
     "id, task, spec, started_at, finished_at, outcome, reason, artifact_id, reused, start_tier, prediction, attempts, cost_usd"
@@ -68,14 +69,9 @@ class Transcript:
         return data
 
 
-class GenerationLog:
-    """Transcripts and the spend ledger, in the store's Database."""
-
-    def __init__(self, database: Database | str) -> None:
-        """`database`: the shared Database, or a path (then this log owns and closes its own)."""
-        self._owns_db = not isinstance(database, Database)
-        self.db = Database(database) if self._owns_db else database
-        self.path = self.db.path
+class TranscriptLog:
+    def __init__(self, database: Database) -> None:
+        self.db = database
 
     def start(self, task: str, spec: str) -> str:
         transcript_id = uuid.uuid4().hex
@@ -110,8 +106,8 @@ class GenerationLog:
             )
 
     def add_attempt(self, transcript_id: str, a: AttemptRecord) -> None:
-        """The attempt, its spend and the transcript totals, in one transaction. Called as soon
-        as the model has answered, so a paid call is in the ledger even if testing never ends."""
+        """The attempt and the transcript's totals, at once. Called as soon as the model has
+        answered, in the same transaction as the ledger's charge for the call."""
         with self.db.write() as conn:
             conn.execute(
                 "INSERT INTO attempts (transcript_id, n, tier, provider, model, temperature, prompt, reply, code,"
@@ -123,12 +119,6 @@ class GenerationLog:
                     a.duration_ms, a.input_tokens, a.output_tokens, a.cost_usd,
                 ),
             )
-            if a.input_tokens or a.output_tokens or a.cost_usd:
-                conn.execute(
-                    "INSERT INTO spend (at, transcript_id, tier, provider, model, input_tokens, output_tokens, cost_usd)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (_now(), transcript_id, a.tier, a.provider, a.model, a.input_tokens, a.output_tokens, a.cost_usd),
-                )
             conn.execute(
                 "UPDATE transcripts SET attempts = attempts + 1, cost_usd = cost_usd + ? WHERE id = ?", (a.cost_usd, transcript_id)
             )
@@ -151,20 +141,6 @@ class GenerationLog:
                 "UPDATE transcripts SET finished_at = ?, outcome = ?, artifact_id = ?, reused = ?, reason = ? WHERE id = ?",
                 (_now(), outcome, artifact_id, int(reused), reason, transcript_id),
             )
-
-    def spent_since(self, since: datetime) -> float:
-        with self.db.read() as conn:
-            row = conn.execute("SELECT COALESCE(SUM(cost_usd), 0) FROM spend WHERE at >= ?",
-                               (since.isoformat(timespec="microseconds"),)).fetchone()
-        return float(row[0])
-
-    def spent_today(self) -> float:
-        """Since the last local midnight: the day the user lives in, not UTC's."""
-        midnight = datetime.now().astimezone().replace(hour=0, minute=0, second=0, microsecond=0)
-        return self.spent_since(midnight.astimezone(timezone.utc))
-
-    def spent_last(self, hours: float) -> float:
-        return self.spent_since(datetime.now(timezone.utc) - timedelta(hours=hours))
 
     def list(self, offset: int = 0, limit: int = 50) -> list[Transcript]:
         with self.db.read() as conn:
@@ -210,7 +186,3 @@ class GenerationLog:
             artifact_id=artifact_id, reused=bool(reused), start_tier=start_tier,
             prediction=json.loads(prediction) if prediction else None, attempts=attempts, cost_usd=cost,
         )
-
-    def close(self) -> None:
-        if self._owns_db:
-            self.db.close()

@@ -1,0 +1,94 @@
+"""Reuse before generate: a similar tested artifact serves a request only if it passes the
+request's own spec now, in the sandbox. Only verified artifacts are served; a candidate
+still unverified is verified against its own spec first, inline."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from dse_tui.engine.limits import MAX_QUERY_CHARS
+from dse_tui.engine.sandbox import Sandbox
+from dse_tui.engine.specs.runner import run_spec
+from dse_tui.engine.specs.spec import Spec
+from dse_tui.store.artifacts import ArtifactRepository
+from dse_tui.store.db import Database
+from dse_tui.store.metrics import MetricsRepository
+from dse_tui.store.records import Artifact, ArtifactState, MetricPoint, utcnow
+
+from .find import Finder, Match
+from .verify import Verifier
+
+
+@dataclass
+class ReuseSettings:
+    min_similarity: float = 0.6  # a hit must still pass the spec, so the bar can be generous
+    min_quality: float = 0.5
+    candidates: int = 3
+
+
+@dataclass
+class ReuseOutcome:
+    artifact: Artifact | None
+    rejected: list[str] = field(default_factory=list)  # candidates that failed this spec
+    verified_inline: list[str] = field(default_factory=list)  # unverified candidates checked on the way
+
+
+def query_text(text: str) -> str:
+    """Search text within the query limit; the embedder reads only the first few hundred
+    tokens anyway, so a longer task loses nothing by the cut."""
+    return text[:MAX_QUERY_CHARS]
+
+
+def alias(code: str, stored_function: str, wanted: str) -> str:
+    """Let a stored artifact answer a spec that names its function differently."""
+    return code if stored_function == wanted else f"{code.rstrip()}\n\n{wanted} = {stored_function}\n"
+
+
+class Reuser:
+    def __init__(self, db: Database, finder: Finder, verifier: Verifier, artifacts: ArtifactRepository,
+                 metrics: MetricsRepository, sandbox: Callable[[], Sandbox]) -> None:
+        self.db = db
+        self.finder = finder
+        self.verifier = verifier
+        self.artifacts = artifacts
+        self.metrics = metrics
+        self.sandbox = sandbox
+
+    def candidates(self, task: str, spec: Spec, settings: ReuseSettings) -> list[Match]:
+        # The spec's description and the task's wording are searched apart: a long task (code,
+        # a paragraph) dilutes the description. Any extra candidate costs one sandboxed spec run.
+        best: dict[str, Match] = {}
+        servable = (ArtifactState.VERIFIED, ArtifactState.UNVERIFIED)
+        for query in dict.fromkeys([query_text(spec.description), query_text(task)]):
+            for match in self.finder.find_similar(query, min_quality=settings.min_quality, limit=settings.candidates,
+                                                  states=servable):
+                known = best.get(match.artifact.id)
+                if known is None or match.score > known.score:
+                    best[match.artifact.id] = match
+        ranked = sorted(best.values(), key=lambda m: m.score, reverse=True)[: settings.candidates]
+        return [m for m in ranked if m.similarity >= settings.min_similarity]
+
+    def try_reuse(self, task: str, spec: Spec, settings: ReuseSettings) -> ReuseOutcome:
+        outcome = ReuseOutcome(None)
+        for match in self.candidates(task, spec, settings):
+            artifact = match.artifact
+            if artifact.state == ArtifactState.UNVERIFIED:
+                outcome.verified_inline.append(artifact.id)
+                if self.verifier.verify(artifact).state != ArtifactState.VERIFIED:
+                    continue
+            started = time.perf_counter()
+            results = run_spec(alias(artifact.content, artifact.function, spec.function), spec, self.sandbox(),
+                               coverage=False)
+            if results.all_passed:
+                at = utcnow()
+                with self.db.write():
+                    self.metrics.record([MetricPoint(artifact.id, at, "reuse", True,
+                                                     run_ms=(time.perf_counter() - started) * 1000,
+                                                     cpu_ms=results.cpu_ms, peak_mb=results.peak_memory_mb)])
+                    self.artifacts.count_use(artifact.id, True, None, at)
+                outcome.artifact = self.artifacts.get(artifact.id) or artifact
+                return outcome
+            outcome.rejected.append(artifact.id)
+        return outcome

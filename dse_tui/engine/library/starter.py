@@ -1,0 +1,170 @@
+"""The starter library: tested artifacts shipped with DSE, with their proofs and vectors.
+
+presets/library holds each artifact's code and spec, and starter.json the proof (the test
+results they got in a sandbox when the file was built) and the vector of each, keyed by the
+hashes of its code and spec. A first start imports them at once, as `unverified`: this
+machine has not run them yet. A verification job then runs each against its spec here;
+reuse verifies one inline if asked before the job got to it. A preset whose code or spec
+changed since starter.json was built is tested and embedded on import instead.
+
+    python -m dse_tui.engine.library.starter --build    # rewrite starter.json (maintainers)
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import sys
+import threading
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dse_tui.engine import shutdown
+from dse_tui.engine.events import EventBus, Progress
+from dse_tui.engine.presets import presets_dir, starter_library
+from dse_tui.engine.specs.spec import load_spec_file
+from dse_tui.store.artifacts import ArtifactRepository
+from dse_tui.store.db import Database
+from dse_tui.store.records import Artifact, ArtifactState, ArtifactType
+from dse_tui.store.vectors import VectorIndex
+
+from .storing import Catalog
+from .views import embed_text
+
+SHIPPED = "starter.json"
+
+
+def digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def shipped_path() -> Path:
+    return presets_dir() / "library" / SHIPPED
+
+
+def load_shipped(path: Path | None = None) -> dict[str, Any]:
+    try:
+        data = json.loads((path or shipped_path()).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {"embedding_model": None, "artifacts": {}}
+    return data if isinstance(data, dict) and isinstance(data.get("artifacts"), dict) else {"artifacts": {}}
+
+
+def vector_from(text: str, dim: int) -> np.ndarray | None:
+    try:
+        v = np.frombuffer(base64.b64decode(text), dtype="<f4")
+    except (ValueError, TypeError):
+        return None
+    return v if v.shape == (dim,) else None
+
+
+class StarterImport:
+    def __init__(self, db: Database, artifacts: ArtifactRepository, vectors: VectorIndex, catalog: Catalog,
+                 model: tuple[str, int], events: EventBus) -> None:
+        self.db = db
+        self.artifacts = artifacts
+        self.vectors = vectors
+        self.catalog = catalog
+        self.model = model  # (name, dim) of the embedder in use: known without loading it
+        self.events = events
+
+    def missing(self) -> list[tuple[Path, Path]]:
+        return [(c, s) for c, s in starter_library() if self.artifacts.get_by_name(c.stem) is None]
+
+    def run(self, missing: list[tuple[Path, Path]], on_progress: Callable[[Progress], None] | None = None) -> int:
+        """Import `missing`; returns how many. Shipped proofs arrive at once as unverified;
+        the rest are tested and embedded here (two at a time)."""
+        shipped = load_shipped()
+        same_model = shipped.get("embedding_model") == self.model[0] and shipped.get("dim") == self.model[1]
+        if same_model:
+            self.vectors.use_model(*self.model)
+        done = 0
+        lock = threading.Lock()
+        fresh: list[tuple[Path, Path]] = []
+        for code_path, spec_path in missing:
+            code, spec_text = code_path.read_text(encoding="utf-8"), spec_path.read_text(encoding="utf-8")
+            entry = shipped["artifacts"].get(code_path.stem)
+            if not entry or entry.get("code_sha256") != digest(code) or entry.get("spec_sha256") != digest(spec_text):
+                fresh.append((code_path, spec_path))
+                continue
+            self._insert_shipped(code_path.stem, code, spec_path, entry, same_model)
+            done += 1
+            self._progress(done, len(missing), code_path.stem, on_progress)
+
+        def test_and_store(pair: tuple[Path, Path]) -> None:
+            nonlocal done
+            if shutdown.requested():
+                return
+            code_path, spec_path = pair
+            self.catalog.store(code_path.read_text(encoding="utf-8"), load_spec_file(str(spec_path)),
+                               name=code_path.stem, provenance={"source": "starter"})
+            with lock:
+                done += 1
+                count = done
+            self._progress(count, len(missing), code_path.stem, on_progress)
+
+        if fresh:
+            with ThreadPoolExecutor(max_workers=2) as pool:
+                list(pool.map(test_and_store, fresh))
+        return done
+
+    def _insert_shipped(self, name: str, code: str, spec_path: Path, entry: dict[str, Any], same_model: bool) -> None:
+        spec = load_spec_file(str(spec_path))
+        artifact = Artifact(
+            id=uuid.uuid4().hex, name=name, type=ArtifactType(spec.type), description=spec.description,
+            content=code, spec=spec.source, test_results=entry["test_results"], quality_score=entry["quality_score"],
+            tags=sorted(set(spec.tags)), metadata={"function": spec.function}, provenance={"source": "starter"},
+            state=ArtifactState.UNVERIFIED, state_reason="shipped with DSE; not yet run on this machine",
+        )
+        vector = vector_from(entry.get("vector", ""), self.model[1]) if same_model else None
+        with self.db.write():
+            stored = self.artifacts.insert(artifact)
+            if vector is not None:
+                self.vectors.put(stored.seq, vector)
+
+    def _progress(self, done: int, total: int, name: str, on_progress: Callable[[Progress], None] | None) -> None:
+        event = Progress("starter library", done, total, name)
+        self.events.publish(event)
+        if on_progress:
+            on_progress(event)
+
+
+def build(out: Path | None = None) -> Path:
+    """Test and embed every preset in a scratch home, and write their proofs and vectors."""
+    import tempfile
+
+    from dse_tui.engine.facade import Engine
+
+    out = out or shipped_path()
+    home = tempfile.mkdtemp(prefix="dse-starter-build-")
+    engine = Engine(home)
+    try:
+        entries: dict[str, Any] = {}
+        for code_path, spec_path in starter_library():
+            code, spec_text = code_path.read_text(encoding="utf-8"), spec_path.read_text(encoding="utf-8")
+            artifact = engine.store_artifact(code, load_spec_file(str(spec_path)), name=code_path.stem,
+                                             provenance={"source": "starter"})
+            vector = engine.embedder.embed_one(embed_text(artifact)).astype("<f4")
+            entries[code_path.stem] = {
+                "code_sha256": digest(code), "spec_sha256": digest(spec_text),
+                "test_results": artifact.test_results, "quality_score": artifact.quality_score,
+                "vector": base64.b64encode(vector.tobytes()).decode("ascii"),
+            }
+            print(f"{code_path.stem}: quality {artifact.quality_score:.2f}", file=sys.stderr)
+        data = {"embedding_model": engine.embedder.name, "dim": engine.embedder.dim, "artifacts": entries}
+        out.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    finally:
+        engine.close()
+    return out
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] != ["--build"]:
+        raise SystemExit("usage: python -m dse_tui.engine.library.starter --build")
+    print(build())
