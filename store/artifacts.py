@@ -60,19 +60,38 @@ def _dt(text: str | None) -> datetime | None:
 
 def row_to_artifact(r: Sequence[Any]) -> Artifact:
     return Artifact(
-        seq=r[0], id=r[1], name=r[2], type=ArtifactType(r[3]), description=r[4], content=r[5], spec=r[6],
-        test_results=json.loads(r[7]), quality_score=r[8], usage_count=r[9],
-        avg_execution_time_ms=r[10], created_at=_dt(r[11]), last_used=_dt(r[12]),
-        tags=json.loads(r[13]), metadata=json.loads(r[14]), version=r[15],
-        provenance=json.loads(r[16]), state=ArtifactState(r[17]), state_reason=r[18], failure_count=r[19],
+        seq=r[0],
+        id=r[1],
+        name=r[2],
+        type=ArtifactType(r[3]),
+        description=r[4],
+        content=r[5],
+        spec=r[6],
+        test_results=json.loads(r[7]),
+        quality_score=r[8],
+        usage_count=r[9],
+        avg_execution_time_ms=r[10],
+        created_at=_dt(r[11]) or datetime.now(timezone.utc),
+        last_used=_dt(r[12]),
+        tags=json.loads(r[13]),
+        metadata=json.loads(r[14]),
+        version=r[15],
+        provenance=json.loads(r[16]),
+        state=ArtifactState(r[17]),
+        state_reason=r[18],
+        failure_count=r[19],
     )
 
 
-def filters(type: ArtifactType | str | None = None, tags: Sequence[str] | None = None,
-            min_quality: float | None = None, states: Sequence[ArtifactState | str] | None = None,
-            ) -> tuple[str, list[Any]]:
+def filters(
+    type: ArtifactType | str | None = None,
+    tags: Sequence[str] | None = None,
+    min_quality: float | None = None,
+    states: Sequence[ArtifactState | str] | None = None,
+) -> tuple[str, list[Any]]:
     """A WHERE clause over `artifacts a` and its arguments. tags: all must be present."""
-    clauses, args = ["1"], []
+    clauses: list[str] = ["1"]
+    args: list[Any] = []
     if type is not None:
         clauses.append("a.type = ?")
         args.append(ArtifactType(type).value)
@@ -95,15 +114,17 @@ class ArtifactRepository:
 
     # -- writes -----------------------------------------------------------------------
 
-    def insert(self, artifact: Artifact, *, new_version: bool = False,
-               lineage: Sequence[tuple[LineageKind, str]] = ()) -> Artifact:
+    def insert(
+        self, artifact: Artifact, *, new_version: bool = False, lineage: Sequence[tuple[LineageKind, str]] = ()
+    ) -> Artifact:
         """Store `artifact`; returns it with its seq and version. Under a name that exists,
         `new_version=True` makes it the next version (with a version_of edge to the latest),
         otherwise NameTaken. `lineage`: further (kind, parent artifact id) edges."""
         a = artifact
         with self.db.write() as conn:
-            latest = conn.execute(f"SELECT {COLUMNS} FROM artifacts a WHERE a.name = ? ORDER BY a.version DESC LIMIT 1",
-                                  (a.name,)).fetchone()
+            latest = conn.execute(
+                f"SELECT {COLUMNS} FROM artifacts a WHERE a.name = ? ORDER BY a.version DESC LIMIT 1", (a.name,)
+            ).fetchone()
             previous = row_to_artifact(latest) if latest else None
             if previous is not None and not new_version:
                 raise NameTaken(previous)
@@ -113,16 +134,34 @@ class ArtifactRepository:
                     "INSERT INTO artifacts(id, name, type, description, content, spec, test_results, "
                     "quality_score, usage_count, failure_count, avg_execution_time_ms, created_at, last_used, tags, "
                     "metadata, version, provenance, state, state_reason) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                    (a.id, a.name, ArtifactType(a.type).value, a.description, a.content, a.spec,
-                     json.dumps(a.test_results), float(a.quality_score), a.usage_count, a.failure_count,
-                     float(a.avg_execution_time_ms), ts(a.created_at), ts(a.last_used),
-                     json.dumps(list(a.tags)), json.dumps(a.metadata), a.version,
-                     json.dumps(a.provenance), ArtifactState(a.state).value, a.state_reason))
+                    (
+                        a.id,
+                        a.name,
+                        ArtifactType(a.type).value,
+                        a.description,
+                        a.content,
+                        a.spec,
+                        json.dumps(a.test_results),
+                        float(a.quality_score),
+                        a.usage_count,
+                        a.failure_count,
+                        float(a.avg_execution_time_ms),
+                        ts(a.created_at),
+                        ts(a.last_used),
+                        json.dumps(list(a.tags)),
+                        json.dumps(a.metadata),
+                        a.version,
+                        json.dumps(a.provenance),
+                        ArtifactState(a.state).value,
+                        a.state_reason,
+                    ),
+                )
             except db.driver().IntegrityError as exc:
                 raise DuplicateArtifact(a.id) from exc
             a.seq = cur.lastrowid
-            conn.executemany("INSERT OR IGNORE INTO artifact_tags(seq, tag) VALUES (?, ?)",
-                             [(a.seq, t) for t in a.tags])
+            conn.executemany(
+                "INSERT OR IGNORE INTO artifact_tags(seq, tag) VALUES (?, ?)", [(a.seq, t) for t in a.tags]
+            )
             edges = ([(LineageKind.VERSION_OF, previous.id)] if previous else []) + list(lineage)
             for kind, parent_id in edges:
                 self._add_edge(conn, a.seq, parent_id, kind, a.created_at)
@@ -140,18 +179,34 @@ class ArtifactRepository:
         parent = conn.execute("SELECT seq FROM artifacts WHERE id = ?", (parent_id,)).fetchone()
         if parent is None:
             raise KeyError(parent_id)
-        conn.execute("INSERT OR IGNORE INTO lineage(child, parent, kind, at) VALUES (?, ?, ?, ?)",
-                     (child_seq, parent[0], LineageKind(kind).value, ts(at)))
+        conn.execute(
+            "INSERT OR IGNORE INTO lineage(child, parent, kind, at) VALUES (?, ?, ?, ?)",
+            (child_seq, parent[0], LineageKind(kind).value, ts(at)),
+        )
 
-    def set_state(self, artifact_id: str, state: ArtifactState, reason: str | None = None, *,
-                  test_results: dict[str, Any] | None = None, quality_score: float | None = None) -> None:
+    def set_state(
+        self,
+        artifact_id: str,
+        state: ArtifactState,
+        reason: str | None = None,
+        *,
+        test_results: dict[str, Any] | None = None,
+        quality_score: float | None = None,
+    ) -> None:
         """Move an artifact between states; re-verification also replaces its proof."""
         with self.db.write() as conn:
-            conn.execute("UPDATE artifacts SET state = ?, state_reason = ?, "
-                         "test_results = coalesce(?, test_results), quality_score = coalesce(?, quality_score) "
-                         "WHERE id = ?",
-                         (ArtifactState(state).value, reason, json.dumps(test_results) if test_results else None,
-                          quality_score, artifact_id))
+            conn.execute(
+                "UPDATE artifacts SET state = ?, state_reason = ?, "
+                "test_results = coalesce(?, test_results), quality_score = coalesce(?, quality_score) "
+                "WHERE id = ?",
+                (
+                    ArtifactState(state).value,
+                    reason,
+                    json.dumps(test_results) if test_results else None,
+                    quality_score,
+                    artifact_id,
+                ),
+            )
 
     @staticmethod
     def _has_index(conn: Any) -> bool:
@@ -161,8 +216,9 @@ class ArtifactRepository:
         """Usage counters, at once: successful runs and failures apart, last used, and the mean
         function time of the successful runs (failed runs often stop early)."""
         with self.db.write() as conn:
-            row = conn.execute("SELECT usage_count, avg_execution_time_ms, success_count FROM artifacts WHERE id = ?",
-                               (artifact_id,)).fetchone()
+            row = conn.execute(
+                "SELECT usage_count, avg_execution_time_ms, success_count FROM artifacts WHERE id = ?", (artifact_id,)
+            ).fetchone()
             if row is None:
                 raise KeyError(artifact_id)
             uses, avg, timed = row
@@ -171,12 +227,17 @@ class ArtifactRepository:
                 if function_ms is not None:
                     timed += 1
                     avg += (float(function_ms) - avg) / timed
-                conn.execute("UPDATE artifacts SET usage_count = ?, success_count = ?, avg_execution_time_ms = ?, "
-                             "last_used = max(coalesce(last_used, ''), ?) WHERE id = ?",
-                             (uses, timed, avg, ts(at), artifact_id))
+                conn.execute(
+                    "UPDATE artifacts SET usage_count = ?, success_count = ?, avg_execution_time_ms = ?, "
+                    "last_used = max(coalesce(last_used, ''), ?) WHERE id = ?",
+                    (uses, timed, avg, ts(at), artifact_id),
+                )
             else:
-                conn.execute("UPDATE artifacts SET failure_count = failure_count + 1, "
-                             "last_used = max(coalesce(last_used, ''), ?) WHERE id = ?", (ts(at), artifact_id))
+                conn.execute(
+                    "UPDATE artifacts SET failure_count = failure_count + 1, "
+                    "last_used = max(coalesce(last_used, ''), ?) WHERE id = ?",
+                    (ts(at), artifact_id),
+                )
 
     def delete(self, artifact_id: str) -> bool:
         with self.db.write() as conn:
@@ -192,7 +253,9 @@ class ArtifactRepository:
 
     def _one(self, where: str, args: Sequence[Any], order: str = "") -> Artifact | None:
         with self.db.read() as conn:
-            row = conn.execute(f"SELECT {COLUMNS} FROM artifacts a WHERE {where} {order} LIMIT 1", tuple(args)).fetchone()
+            row = conn.execute(
+                f"SELECT {COLUMNS} FROM artifacts a WHERE {where} {order} LIMIT 1", tuple(args)
+            ).fetchone()
         return row_to_artifact(row) if row else None
 
     def get(self, artifact_id: str) -> Artifact | None:
@@ -204,7 +267,9 @@ class ArtifactRepository:
 
     def find_identical(self, name: str, content: str, spec: str) -> Artifact | None:
         """A version of `name` with exactly this code and spec."""
-        return self._one("a.name = ? AND a.content = ? AND a.spec = ?", (name, content, spec), "ORDER BY a.version DESC")
+        return self._one(
+            "a.name = ? AND a.content = ? AND a.spec = ?", (name, content, spec), "ORDER BY a.version DESC"
+        )
 
     def name_taken(self, name: str) -> bool:
         with self.db.read() as conn:
@@ -229,34 +294,56 @@ class ArtifactRepository:
         if len(key) >= MIN_PREFIX:
             with self.db.read() as conn:
                 # a range on the unique index; LIKE would need escaping and skip the index
-                rows = conn.execute(f"SELECT {COLUMNS} FROM artifacts a WHERE a.id >= ? AND a.id < ? LIMIT 2",
-                                    (key, key + "\U0010ffff")).fetchall()
+                rows = conn.execute(
+                    f"SELECT {COLUMNS} FROM artifacts a WHERE a.id >= ? AND a.id < ? LIMIT 2", (key, key + "\U0010ffff")
+                ).fetchall()
             if len(rows) == 1:
                 return row_to_artifact(rows[0])
         return self.get_by_name(key)
 
-    def list(self, offset: int = 0, limit: int = 50, *, type: ArtifactType | str | None = None,
-             tags: Sequence[str] | None = None, min_quality: float | None = None,
-             states: Sequence[ArtifactState | str] | None = None, order: str = "quality") -> builtins.list[Artifact]:
+    def list(
+        self,
+        offset: int = 0,
+        limit: int = 50,
+        *,
+        type: ArtifactType | str | None = None,
+        tags: Sequence[str] | None = None,
+        min_quality: float | None = None,
+        states: Sequence[ArtifactState | str] | None = None,
+        order: str = "quality",
+    ) -> builtins.list[Artifact]:
         """One page of artifacts."""
         if order not in ORDERS:
             raise ValueError(f"order must be one of {sorted(ORDERS)}")
         where, args = filters(type, tags, min_quality, states)
         with self.db.read() as conn:
-            rows = conn.execute(f"SELECT {COLUMNS} FROM artifacts a WHERE {where} ORDER BY {ORDERS[order]} "
-                                "LIMIT ? OFFSET ?", (*args, int(limit), int(offset))).fetchall()
+            rows = conn.execute(
+                f"SELECT {COLUMNS} FROM artifacts a WHERE {where} ORDER BY {ORDERS[order]} LIMIT ? OFFSET ?",
+                (*args, int(limit), int(offset)),
+            ).fetchall()
         return [row_to_artifact(r) for r in rows]
 
-    def count(self, *, type: ArtifactType | str | None = None, tags: Sequence[str] | None = None,
-              min_quality: float | None = None, states: Sequence[ArtifactState | str] | None = None) -> int:
+    def count(
+        self,
+        *,
+        type: ArtifactType | str | None = None,
+        tags: Sequence[str] | None = None,
+        min_quality: float | None = None,
+        states: Sequence[ArtifactState | str] | None = None,
+    ) -> int:
         where, args = filters(type, tags, min_quality, states)
         with self.db.read() as conn:
             return conn.execute(f"SELECT count(*) FROM artifacts a WHERE {where}", args).fetchone()[0]
 
     def seqs_in_state(self, state: ArtifactState, after: int = 0, limit: int = 100) -> builtins.list[int]:
         with self.db.read() as conn:
-            return [r[0] for r in conn.execute("SELECT seq FROM artifacts WHERE state = ? AND seq > ? ORDER BY seq LIMIT ?",
-                                               (ArtifactState(state).value, after, limit))]
+            return [
+                r[0]
+                for r in conn.execute(
+                    "SELECT seq FROM artifacts WHERE state = ? AND seq > ? ORDER BY seq LIMIT ?",
+                    (ArtifactState(state).value, after, limit),
+                )
+            ]
 
     # -- lineage ----------------------------------------------------------------------
 
@@ -266,8 +353,9 @@ class ArtifactRepository:
             rows = conn.execute(
                 "SELECT c.id, p.id, l.kind, l.at FROM lineage l JOIN artifacts c ON c.seq = l.child "
                 "JOIN artifacts p ON p.seq = l.parent WHERE c.id = ? OR p.id = ? ORDER BY l.at, l.child",
-                (artifact_id, artifact_id)).fetchall()
-        return [LineageEdge(r[0], r[1], LineageKind(r[2]), _dt(r[3])) for r in rows]
+                (artifact_id, artifact_id),
+            ).fetchall()
+        return [LineageEdge(r[0], r[1], LineageKind(r[2]), _dt(r[3]) or datetime.now(timezone.utc)) for r in rows]
 
     def lineage(self, artifact_id: str, kinds: Sequence[LineageKind] = tuple(LineageKind)) -> builtins.list[Artifact]:
         """The chain of ancestors along `kinds` ending with the artifact itself, oldest first;
@@ -282,7 +370,9 @@ class ArtifactRepository:
                                 ORDER BY l.at LIMIT 1), chain.depth + 1
                         FROM chain WHERE chain.depth < 10000)
                     SELECT {COLUMNS}, chain.depth FROM chain JOIN artifacts a ON a.seq = chain.seq
-                    ORDER BY chain.depth DESC""", (artifact_id, *[LineageKind(k).value for k in kinds])).fetchall()
+                    ORDER BY chain.depth DESC""",
+                (artifact_id, *[LineageKind(k).value for k in kinds]),
+            ).fetchall()
         out, seen = [], set()
         for r in rows:  # a corrupt cycle would repeat seqs; keep the oldest sighting
             if r[0] not in seen:
@@ -293,9 +383,11 @@ class ArtifactRepository:
     def children(self, artifact_id: str) -> builtins.list[Artifact]:
         """Direct descendants along any edge, oldest first."""
         with self.db.read() as conn:
-            rows = conn.execute(f"SELECT {COLUMNS} FROM lineage l JOIN artifacts a ON a.seq = l.child "
-                                "WHERE l.parent = (SELECT seq FROM artifacts WHERE id = ?) ORDER BY a.seq",
-                                (artifact_id,)).fetchall()
+            rows = conn.execute(
+                f"SELECT {COLUMNS} FROM lineage l JOIN artifacts a ON a.seq = l.child "
+                "WHERE l.parent = (SELECT seq FROM artifacts WHERE id = ?) ORDER BY a.seq",
+                (artifact_id,),
+            ).fetchall()
         return [row_to_artifact(r) for r in rows]
 
     def stats(self) -> dict[str, Any]:

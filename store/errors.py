@@ -39,12 +39,15 @@ class StoreBusy(StoreError):
 def damaged(path: str, detail: str) -> StoreDamaged:
     return StoreDamaged(
         f"{path}: not a DSE store or damaged ({detail}); run `dse doctor --check` to check it and copy what is "
-        "still readable into a new file beside it", path)
+        "still readable into a new file beside it",
+        path,
+    )
 
 
 def no_space(path: str) -> StoreFull:
-    return StoreFull(f"no space left on the device holding {path}; nothing was half-written (free some space "
-                     "and try again)", path)
+    return StoreFull(
+        f"no space left on the device holding {path}; nothing was half-written (free some space and try again)", path
+    )
 
 
 def free_bytes(path: str) -> int | None:
@@ -65,8 +68,10 @@ def translate(exc: Exception, path: str) -> StoreError:
         free = free_bytes(path)
         if free is not None and free < LOW_SPACE_BYTES:
             return no_space(path)
-        return StoreError(f"{path}: the store could not be read or written ({detail}); check the disk, then "
-                          "`dse doctor --check`", path)
+        return StoreError(
+            f"{path}: the store could not be read or written ({detail}); check the disk, then `dse doctor --check`",
+            path,
+        )
     if code in (SQLITE_CORRUPT, SQLITE_NOTADB) or "malformed" in detail or "not a database" in detail:
         return damaged(path, detail)
     if code in (SQLITE_BUSY, SQLITE_LOCKED):
@@ -74,8 +79,9 @@ def translate(exc: Exception, path: str) -> StoreError:
     if code == SQLITE_READONLY:
         return StoreError(f"{path}: the store is read-only here ({detail}); check its permissions", path)
     if code == SQLITE_CANTOPEN:
-        return StoreError(f"{path}: the store cannot be opened ({detail}); check that its folder exists and is "
-                          "writable", path)
+        return StoreError(
+            f"{path}: the store cannot be opened ({detail}); check that its folder exists and is writable", path
+        )
     return StoreError(f"{path}: store error: {detail}", path)
 
 

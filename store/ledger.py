@@ -19,8 +19,16 @@ class Ledger:
     def __init__(self, database: Database) -> None:
         self.db = database
 
-    def charge(self, transcript_id: str | None, tier: str, provider: str, model: str, input_tokens: int,
-               output_tokens: int, cost_usd: float) -> None:
+    def charge(
+        self,
+        transcript_id: str | None,
+        tier: str,
+        provider: str,
+        model: str,
+        input_tokens: int,
+        output_tokens: int,
+        cost_usd: float,
+    ) -> None:
         if not (input_tokens or output_tokens or cost_usd):
             return
         with self.db.write() as conn:
@@ -32,8 +40,10 @@ class Ledger:
 
     def spent_since(self, since: datetime) -> float:
         with self.db.read() as conn:
-            row = conn.execute("SELECT COALESCE(SUM(cost_usd), 0) FROM spend WHERE at >= ?",
-                               (since.isoformat(timespec="microseconds"),)).fetchone()
+            row = conn.execute(
+                "SELECT COALESCE(SUM(cost_usd), 0) FROM spend WHERE at >= ?",
+                (since.isoformat(timespec="microseconds"),),
+            ).fetchone()
         return float(row[0])
 
     def spent_today(self) -> float:

@@ -90,9 +90,16 @@ class Window:
         return self.failures / self.count if self.count else None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"count": self.count, "failures": self.failures, "error_rate": self.error_rate,
-                "mean_ms": self.mean_ms, "p50_ms": self.p50_ms, "p95_ms": self.p95_ms,
-                "timed": self.timed, "exact": self.exact}
+        return {
+            "count": self.count,
+            "failures": self.failures,
+            "error_rate": self.error_rate,
+            "mean_ms": self.mean_ms,
+            "p50_ms": self.p50_ms,
+            "p95_ms": self.p95_ms,
+            "timed": self.timed,
+            "exact": self.exact,
+        }
 
 
 def _check_field(field: str) -> str:
@@ -137,30 +144,47 @@ class MetricsRepository:
                     raise ValueError(f"unknown metric source {p.source!r}; known: {', '.join(SOURCES)}")
                 if p.artifact_id not in seqs:
                     seqs[p.artifact_id] = self._seq(conn, p.artifact_id)
-                rows.append((seqs[p.artifact_id], unix(p.at), p.source, int(bool(p.success)), p.function_ms, p.run_ms,
-                             p.cpu_ms, p.peak_mb, p.error))
-            conn.executemany("INSERT INTO points(artifact, at, source, success, function_ms, run_ms, cpu_ms, peak_mb, "
-                             "error) VALUES (?,?,?,?,?,?,?,?,?)", rows)
+                rows.append(
+                    (
+                        seqs[p.artifact_id],
+                        unix(p.at),
+                        p.source,
+                        int(bool(p.success)),
+                        p.function_ms,
+                        p.run_ms,
+                        p.cpu_ms,
+                        p.peak_mb,
+                        p.error,
+                    )
+                )
+            conn.executemany(
+                "INSERT INTO points(artifact, at, source, success, function_ms, run_ms, cpu_ms, peak_mb, "
+                "error) VALUES (?,?,?,?,?,?,?,?,?)",
+                rows,
+            )
 
-    def record_inputs(self, artifact_id: str, inputs: dict[str, Any], at: datetime,
-                      rng: random.Random | None = None) -> bool:
+    def record_inputs(
+        self, artifact_id: str, inputs: dict[str, Any], at: datetime, rng: random.Random | None = None
+    ) -> bool:
         """Keep `inputs` in the artifact's capped reservoir (Algorithm R: every call so far had
         the same chance to be kept). Plain data only; returns whether it was kept."""
         text = json.dumps(inputs, sort_keys=True)
         if len(text.encode()) > MAX_INPUT_BYTES:
             return False
-        rng = rng or random
+        draw = (rng or random).randrange
         with self.db.write() as conn:
             row = conn.execute("SELECT seq, inputs_seen FROM artifacts WHERE id = ?", (artifact_id,)).fetchone()
             if row is None:
                 raise KeyError(artifact_id)
             seq, seen = row[0], row[1] + 1
             conn.execute("UPDATE artifacts SET inputs_seen = ? WHERE seq = ?", (seen, seq))
-            slot = seen - 1 if seen <= self.reservoir else rng.randrange(seen)
+            slot = seen - 1 if seen <= self.reservoir else draw(seen)
             if slot >= self.reservoir:
                 return False
-            conn.execute("INSERT OR REPLACE INTO recorded_inputs(artifact, slot, at, inputs) VALUES (?, ?, ?, ?)",
-                         (seq, slot, unix(at), text))
+            conn.execute(
+                "INSERT OR REPLACE INTO recorded_inputs(artifact, slot, at, inputs) VALUES (?, ?, ?, ?)",
+                (seq, slot, unix(at), text),
+            )
             return True
 
     # -- reading points -----------------------------------------------------------------
@@ -171,27 +195,44 @@ class MetricsRepository:
             rows = conn.execute(
                 "SELECT p.at, p.source, p.success, p.function_ms, p.run_ms, p.cpu_ms, p.peak_mb, p.error "
                 "FROM points p WHERE p.artifact = (SELECT seq FROM artifacts WHERE id = ?) "
-                "ORDER BY p.at DESC, p.id DESC LIMIT ?", (artifact_id, int(limit))).fetchall()
-        return [MetricPoint(artifact_id, datetime.fromtimestamp(r[0], timezone.utc), r[1], bool(r[2]), r[3], r[4], r[5],
-                            r[6], r[7]) for r in reversed(rows)]
+                "ORDER BY p.at DESC, p.id DESC LIMIT ?",
+                (artifact_id, int(limit)),
+            ).fetchall()
+        return [
+            MetricPoint(
+                artifact_id, datetime.fromtimestamp(r[0], timezone.utc), r[1], bool(r[2]), r[3], r[4], r[5], r[6], r[7]
+            )
+            for r in reversed(rows)
+        ]
 
     def recorded_inputs(self, artifact_id: str) -> builtins.list[dict[str, Any]]:
         with self.db.read() as conn:
-            rows = conn.execute("SELECT inputs FROM recorded_inputs WHERE artifact = (SELECT seq FROM artifacts "
-                                "WHERE id = ?) ORDER BY slot", (artifact_id,)).fetchall()
+            rows = conn.execute(
+                "SELECT inputs FROM recorded_inputs WHERE artifact = (SELECT seq FROM artifacts "
+                "WHERE id = ?) ORDER BY slot",
+                (artifact_id,),
+            ).fetchall()
         return [json.loads(r[0]) for r in rows]
 
     def count(self, artifact_id: str | None = None) -> int:
         with self.db.read() as conn:
             if artifact_id is None:
                 return conn.execute("SELECT count(*) FROM points").fetchone()[0]
-            return conn.execute("SELECT count(*) FROM points WHERE artifact = (SELECT seq FROM artifacts WHERE id = ?)",
-                                (artifact_id,)).fetchone()[0]
+            return conn.execute(
+                "SELECT count(*) FROM points WHERE artifact = (SELECT seq FROM artifacts WHERE id = ?)", (artifact_id,)
+            ).fetchone()[0]
 
     # -- windows ------------------------------------------------------------------------
 
-    def window(self, artifact_id: str, *, field: str = "function_ms", since: datetime | None = None,
-               until: datetime | None = None, sources: Sequence[str] | None = None) -> Window:
+    def window(
+        self,
+        artifact_id: str,
+        *,
+        field: str = "function_ms",
+        since: datetime | None = None,
+        until: datetime | None = None,
+        sources: Sequence[str] | None = None,
+    ) -> Window:
         """Count, failures and time figures of the points in [since, until), rolled-up hours
         included (whole hours that overlap the range)."""
         field = _check_field(field)
@@ -202,8 +243,8 @@ class MetricsRepository:
         hour_clause, hour_args = "", []
         if since:
             hour_clause, hour_args = " AND hour >= ?", [math.floor(lo / 3600)]
-        if until:
-            hour_clause, hour_args = hour_clause + " AND hour <= ?", [*hour_args, math.floor(hi / 3600)]
+        if until:  # hours that start before `until`
+            hour_clause, hour_args = hour_clause + " AND hour < ?", [*hour_args, math.ceil(hi / 3600)]
         with self.db.read() as conn:
             seq = self._seq(conn, artifact_id)
             where = f"artifact = ? AND at >= ? AND at < ?{src}"
@@ -211,25 +252,39 @@ class MetricsRepository:
             raw = self._raw_window(conn, where, args, field)
             hours = conn.execute(
                 f"SELECT count, failures, {prefix}_n, {prefix}_sum, {prefix}_hist FROM point_hours "
-                f"WHERE artifact = ?{hour_clause}{src}", [seq, *hour_args, *src_args]).fetchall()
+                f"WHERE artifact = ?{hour_clause}{src}",
+                [seq, *hour_args, *src_args],
+            ).fetchall()
             if not hours:
                 return raw
             return self._merge(conn, raw, hours, where, args, field)
 
-    def last_against_before(self, artifact_id: str, *, field: str = "function_ms", recent: int = 100,
-                            before: int = 900, sources: Sequence[str] | None = None) -> tuple[Window, Window]:
+    def last_against_before(
+        self,
+        artifact_id: str,
+        *,
+        field: str = "function_ms",
+        recent: int = 100,
+        before: int = 900,
+        sources: Sequence[str] | None = None,
+    ) -> tuple[Window, Window]:
         """The last `recent` raw points against the `before` points preceding them."""
         field = _check_field(field)
         src, src_args = _source_clause(sources)
         with self.db.read() as conn:
             seq = self._seq(conn, artifact_id)
-            base = (f"SELECT success, {field} v FROM points WHERE artifact = ?{src} ORDER BY at DESC, id DESC "
-                    "LIMIT ? OFFSET ?")
-            return (self._window_of(conn, base, [seq, *src_args, recent, 0]),
-                    self._window_of(conn, base, [seq, *src_args, before, recent]))
+            base = (
+                f"SELECT success, {field} v FROM points WHERE artifact = ?{src} ORDER BY at DESC, id DESC "
+                "LIMIT ? OFFSET ?"
+            )
+            return (
+                self._window_of(conn, base, [seq, *src_args, recent, 0]),
+                self._window_of(conn, base, [seq, *src_args, before, recent]),
+            )
 
-    def scan(self, *, field: str = "function_ms", recent: int = 100, before: int = 900,
-             sources: Sequence[str] | None = None) -> dict[str, tuple[Window, Window]]:
+    def scan(
+        self, *, field: str = "function_ms", recent: int = 100, before: int = 900, sources: Sequence[str] | None = None
+    ) -> dict[str, tuple[Window, Window]]:
         """last_against_before for every artifact in one pass (means and counts: a drift scan)."""
         field = _check_field(field)
         src, src_args = _source_clause(sources)
@@ -260,12 +315,18 @@ class MetricsRepository:
     def _raw_window(conn: Any, where: str, args: Sequence[Any], field: str) -> Window:
         count, failures, mean, timed = conn.execute(
             f"SELECT count(*), coalesce(sum(1 - success), 0), avg({field}), count({field}) FROM points WHERE {where}",
-            args).fetchone()
+            args,
+        ).fetchone()
         p50 = p95 = None
         if timed:
+
             def at(q: float) -> float:
-                return conn.execute(f"SELECT {field} FROM points WHERE {where} AND {field} IS NOT NULL "
-                                    f"ORDER BY {field} LIMIT 1 OFFSET ?", (*args, int(q * (timed - 1)))).fetchone()[0]
+                return conn.execute(
+                    f"SELECT {field} FROM points WHERE {where} AND {field} IS NOT NULL "
+                    f"ORDER BY {field} LIMIT 1 OFFSET ?",
+                    (*args, int(q * (timed - 1))),
+                ).fetchone()[0]
+
             p50, p95 = at(0.5), at(0.95)
         return Window(count, failures, mean, p50, p95, timed)
 
@@ -295,29 +356,47 @@ class MetricsRepository:
             total += h_sum
             for i, n in enumerate(hist_from_blob(h_blob)):
                 hist[i] += n
-        return Window(count, failures, total / timed if timed else None, hist_percentile(hist, 0.5),
-                      hist_percentile(hist, 0.95), timed, exact=False)
+        return Window(
+            count,
+            failures,
+            total / timed if timed else None,
+            hist_percentile(hist, 0.5),
+            hist_percentile(hist, 0.95),
+            timed,
+            exact=False,
+        )
 
     # -- retention ----------------------------------------------------------------------
 
-    def roll_up(self, *, after_seq: int = 0, artifacts: int = 50, now: datetime | None = None) -> tuple[int, int | None]:
+    def roll_up(
+        self, *, after_seq: int = 0, artifacts: int = 50, now: datetime | None = None
+    ) -> tuple[int, int | None]:
         """Fold the raw points of up to `artifacts` artifacts (from seq `after_seq` on) that are
         older than their newest `keep_raw` and than the current hour into hourly rows.
         Returns (points rolled up, the last seq looked at, or None when all were)."""
         current_hour = math.floor(unix(now or datetime.now(timezone.utc)) / 3600)
         rolled = 0
         with self.db.read() as conn:
-            seqs = [r[0] for r in conn.execute(
-                "SELECT seq FROM artifacts WHERE seq > ? ORDER BY seq LIMIT ?", (after_seq, artifacts))]
+            seqs = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT seq FROM artifacts WHERE seq > ? ORDER BY seq LIMIT ?", (after_seq, artifacts)
+                )
+            ]
         for seq in seqs:
             with self.db.write() as conn:
-                cutoff = conn.execute("SELECT at FROM points WHERE artifact = ? ORDER BY at DESC, id DESC LIMIT 1 OFFSET ?",
-                                      (seq, self.keep_raw - 1)).fetchone()
+                cutoff = conn.execute(
+                    "SELECT at FROM points WHERE artifact = ? ORDER BY at DESC, id DESC LIMIT 1 OFFSET ?",
+                    (seq, self.keep_raw - 1),
+                ).fetchone()
                 if cutoff is None:
                     continue
                 limit_at = min(cutoff[0], current_hour * 3600.0)
-                rows = conn.execute("SELECT id, at, source, success, function_ms, run_ms, cpu_ms, peak_mb FROM points "
-                                    "WHERE artifact = ? AND at < ?", (seq, limit_at)).fetchall()
+                rows = conn.execute(
+                    "SELECT id, at, source, success, function_ms, run_ms, cpu_ms, peak_mb FROM points "
+                    "WHERE artifact = ? AND at < ?",
+                    (seq, limit_at),
+                ).fetchall()
                 if not rows:
                     continue
                 groups: dict[tuple[int, str], list[tuple]] = {}
@@ -331,11 +410,16 @@ class MetricsRepository:
 
     @staticmethod
     def _fold(conn: Any, seq: int, hour: int, source: str, members: list[tuple]) -> None:
-        old = conn.execute("SELECT count, failures, function_n, function_sum, function_hist, run_n, run_sum, run_hist, "
-                           "cpu_sum, peak_mb_max FROM point_hours WHERE artifact = ? AND hour = ? AND source = ?",
-                           (seq, hour, source)).fetchone()
-        count, failures, fn, fsum, run_n, rsum, cpu, peak = (old[0], old[1], old[2], old[3], old[5], old[6], old[8],
-                                                              old[9]) if old else (0, 0, 0, 0.0, 0, 0.0, 0.0, None)
+        old = conn.execute(
+            "SELECT count, failures, function_n, function_sum, function_hist, run_n, run_sum, run_hist, "
+            "cpu_sum, peak_mb_max FROM point_hours WHERE artifact = ? AND hour = ? AND source = ?",
+            (seq, hour, source),
+        ).fetchone()
+        count, failures, fn, fsum, run_n, rsum, cpu, peak = (
+            (old[0], old[1], old[2], old[3], old[5], old[6], old[8], old[9])
+            if old
+            else (0, 0, 0, 0.0, 0, 0.0, 0.0, None)
+        )
         fhist = hist_from_blob(old[4]) if old else empty_hist()
         rhist = hist_from_blob(old[7]) if old else empty_hist()
         for _, _, _, success, function_ms, run_ms, cpu_ms, peak_mb in members:
@@ -352,8 +436,9 @@ class MetricsRepository:
             cpu += cpu_ms or 0.0
             if peak_mb is not None:
                 peak = peak_mb if peak is None else max(peak, peak_mb)
-        conn.execute("INSERT OR REPLACE INTO point_hours(artifact, hour, source, count, failures, function_n, "
-                     "function_sum, function_hist, run_n, run_sum, run_hist, cpu_sum, peak_mb_max) "
-                     "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                     (seq, hour, source, count, failures, fn, fsum, fhist.tobytes(), run_n, rsum, rhist.tobytes(), cpu,
-                      peak))
+        conn.execute(
+            "INSERT OR REPLACE INTO point_hours(artifact, hour, source, count, failures, function_n, "
+            "function_sum, function_hist, run_n, run_sum, run_hist, cpu_sum, peak_mb_max) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (seq, hour, source, count, failures, fn, fsum, fhist.tobytes(), run_n, rsum, rhist.tobytes(), cpu, peak),
+        )

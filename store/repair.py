@@ -19,8 +19,20 @@ from typing import Any
 from . import db
 
 # Tables in the order that keeps references whole (vectors and tags after their artifacts).
-TABLES = ("meta", "artifacts", "artifact_tags", "artifact_vectors", "lineage", "points", "point_hours", "recorded_inputs",
-          "transcripts", "attempts", "spend", "jobs")
+TABLES = (
+    "meta",
+    "artifacts",
+    "artifact_tags",
+    "artifact_vectors",
+    "lineage",
+    "points",
+    "point_hours",
+    "recorded_inputs",
+    "transcripts",
+    "attempts",
+    "spend",
+    "jobs",
+)
 BATCH = 500
 MAX_PROBE_JUMP = 2**40
 
@@ -142,8 +154,9 @@ def _copy_table(old: Any, new: db.Database, table: str, report: RecoveryReport, 
     last = -(2**63)
     while True:
         try:
-            rows = old.execute(f"SELECT rowid, {names} FROM {table} WHERE rowid > ? ORDER BY rowid LIMIT ?",
-                               (last, BATCH)).fetchall()
+            rows = old.execute(
+                f"SELECT rowid, {names} FROM {table} WHERE rowid > ? ORDER BY rowid LIMIT ?", (last, BATCH)
+            ).fetchall()
         except mod.DatabaseError as exc:
             report.unreadable.setdefault(table, " ".join(str(exc).split()))
             resumed = _probe_past(old, table, last, mod)
@@ -164,8 +177,9 @@ def _probe_past(old: Any, table: str, last: int, mod: Any) -> int | None:
     start = max(last, 0)
     while jump <= MAX_PROBE_JUMP:
         try:
-            row = old.execute(f"SELECT rowid FROM {table} WHERE rowid >= ? ORDER BY rowid LIMIT 1",
-                              (start + jump,)).fetchone()
+            row = old.execute(
+                f"SELECT rowid FROM {table} WHERE rowid >= ? ORDER BY rowid LIMIT 1", (start + jump,)
+            ).fetchone()
         except mod.DatabaseError:
             jump *= 2
             continue

@@ -49,16 +49,16 @@ def _decode_record(payload: bytes) -> list[Any]:
             values.append(None)
         elif 1 <= serial <= 6:
             size = (1, 2, 3, 4, 6, 8)[serial - 1]
-            values.append(int.from_bytes(payload[body:body + size], "big", signed=True))
+            values.append(int.from_bytes(payload[body : body + size], "big", signed=True))
             body += size
         elif serial == 7:
-            values.append(struct.unpack(">d", payload[body:body + 8])[0])
+            values.append(struct.unpack(">d", payload[body : body + 8])[0])
             body += 8
         elif serial in (8, 9):
             values.append(serial - 8)
         elif serial >= 12:
             size = (serial - 12) // 2
-            raw = payload[body:body + size]
+            raw = payload[body : body + size]
             if len(raw) != size:
                 raise ValueError("record body cut short")
             values.append(raw.decode("utf-8") if serial % 2 else bytes(raw))
@@ -85,7 +85,7 @@ class PageFile:
 
     def page(self, number: int) -> bytes | None:
         start = (number - 1) * self.page_size
-        chunk = self.data[start:start + self.page_size]
+        chunk = self.data[start : start + self.page_size]
         return chunk if len(chunk) == self.page_size else None
 
     def freelist(self) -> set[int]:
@@ -101,7 +101,7 @@ class PageFile:
             free.add(trunk)
             count = struct.unpack(">I", page[4:8])[0]
             for i in range(min(count, (self.usable - 8) // 4)):
-                free.add(struct.unpack(">I", page[8 + 4 * i:12 + 4 * i])[0])
+                free.add(struct.unpack(">I", page[8 + 4 * i : 12 + 4 * i])[0])
             trunk = struct.unpack(">I", page[0:4])[0]
         return free
 
@@ -110,13 +110,13 @@ class PageFile:
         u = self.usable
         max_local = u - 35
         if size <= max_local:
-            return page[pos:pos + size]
+            return page[pos : pos + size]
         min_local = ((u - 12) * 32 // 255) - 23
         local = min_local + (size - min_local) % (u - 4)
         if local > max_local:
             local = min_local
-        out = bytearray(page[pos:pos + local])
-        next_page = struct.unpack(">I", page[pos + local:pos + local + 4])[0]
+        out = bytearray(page[pos : pos + local])
+        next_page = struct.unpack(">I", page[pos + local : pos + local + 4])[0]
         seen: set[int] = set()
         while len(out) < size and next_page and next_page not in seen:
             seen.add(next_page)
@@ -143,11 +143,11 @@ class PageFile:
                 continue
             if page[offset] != LEAF_TABLE:
                 continue
-            cells = struct.unpack(">H", page[offset + 3:offset + 5])[0]
+            cells = struct.unpack(">H", page[offset + 3 : offset + 5])[0]
             for i in range(cells):
                 pointer_at = offset + 8 + 2 * i
                 try:
-                    pos = struct.unpack(">H", page[pointer_at:pointer_at + 2])[0]
+                    pos = struct.unpack(">H", page[pointer_at : pointer_at + 2])[0]
                     size, pos = _varint(page, pos)
                     rowid, pos = _varint(page, pos)
                     yield rowid, _decode_record(self._payload(page, pos, size))
@@ -173,10 +173,16 @@ def _hex_id(v: Any) -> bool:
 # lacks it, and the insert leaves it to its default.
 SHAPES: dict[str, tuple[int, bool, Callable[[list[Any]], bool]]] = {
     "artifacts": (19, True, lambda r: _hex_id(r[1]) and _text(r[2]) and _text(r[5]) and _text(r[7]) and _number(r[8])),
-    "artifact_vectors": (4, True, lambda r: _text(r[1]) and isinstance(r[2], int) and isinstance(r[3], bytes)
-                         and len(r[3]) == 4 * r[2]),
-    "points": (10, True, lambda r: isinstance(r[1], int) and _number(r[2]) and r[3] in SOURCES
-               and isinstance(r[4], int)),
+    "artifact_vectors": (
+        4,
+        True,
+        lambda r: _text(r[1]) and isinstance(r[2], int) and isinstance(r[3], bytes) and len(r[3]) == 4 * r[2],
+    ),
+    "points": (
+        10,
+        True,
+        lambda r: isinstance(r[1], int) and _number(r[2]) and r[3] in SOURCES and isinstance(r[4], int),
+    ),
     "spend": (9, True, lambda r: _text(r[1]) and _text(r[3]) and isinstance(r[6], int) and _number(r[8])),
     "transcripts": (13, False, lambda r: _hex_id(r[0]) and _text(r[1]) and _text(r[2]) and _text(r[3]) and _text(r[5])),
     "attempts": (16, False, lambda r: _hex_id(r[0]) and isinstance(r[1], int) and _text(r[2]) and _text(r[6])),

@@ -18,9 +18,7 @@ import psutil
 
 from .db import Database
 
-_TRANSCRIPT_COLUMNS = (
-    "id, task, spec, started_at, finished_at, outcome, reason, artifact_id, reused, start_tier, prediction, attempts, cost_usd"
-)
+_TRANSCRIPT_COLUMNS = "id, task, spec, started_at, finished_at, outcome, reason, artifact_id, reused, start_tier, prediction, attempts, cost_usd"
 
 
 def _now() -> str:
@@ -114,13 +112,27 @@ class TranscriptLog:
                 " test_results, passed, error, duration_ms, input_tokens, output_tokens, cost_usd)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
-                    transcript_id, a.n, a.tier, a.provider, a.model, a.temperature, json.dumps(a.prompt), a.reply, a.code,
-                    json.dumps(a.test_results) if a.test_results is not None else None, int(a.passed), a.error,
-                    a.duration_ms, a.input_tokens, a.output_tokens, a.cost_usd,
+                    transcript_id,
+                    a.n,
+                    a.tier,
+                    a.provider,
+                    a.model,
+                    a.temperature,
+                    json.dumps(a.prompt),
+                    a.reply,
+                    a.code,
+                    json.dumps(a.test_results) if a.test_results is not None else None,
+                    int(a.passed),
+                    a.error,
+                    a.duration_ms,
+                    a.input_tokens,
+                    a.output_tokens,
+                    a.cost_usd,
                 ),
             )
             conn.execute(
-                "UPDATE transcripts SET attempts = attempts + 1, cost_usd = cost_usd + ? WHERE id = ?", (a.cost_usd, transcript_id)
+                "UPDATE transcripts SET attempts = attempts + 1, cost_usd = cost_usd + ? WHERE id = ?",
+                (a.cost_usd, transcript_id),
             )
 
     def update_attempt(self, transcript_id: str, a: AttemptRecord) -> None:
@@ -130,12 +142,25 @@ class TranscriptLog:
                 "UPDATE attempts SET code = ?, test_results = ?, passed = ?, error = ?, duration_ms = ?"
                 " WHERE transcript_id = ? AND n = ?",
                 (
-                    a.code, json.dumps(a.test_results) if a.test_results is not None else None, int(a.passed), a.error,
-                    a.duration_ms, transcript_id, a.n,
+                    a.code,
+                    json.dumps(a.test_results) if a.test_results is not None else None,
+                    int(a.passed),
+                    a.error,
+                    a.duration_ms,
+                    transcript_id,
+                    a.n,
                 ),
             )
 
-    def finish(self, transcript_id: str, outcome: str, *, artifact_id: str | None = None, reused: bool = False, reason: str | None = None) -> None:
+    def finish(
+        self,
+        transcript_id: str,
+        outcome: str,
+        *,
+        artifact_id: str | None = None,
+        reused: bool = False,
+        reason: str | None = None,
+    ) -> None:
         with self.db.write() as conn:
             conn.execute(
                 "UPDATE transcripts SET finished_at = ?, outcome = ?, artifact_id = ?, reused = ?, reason = ? WHERE id = ?",
@@ -145,7 +170,8 @@ class TranscriptLog:
     def list(self, offset: int = 0, limit: int = 50) -> list[Transcript]:
         with self.db.read() as conn:
             rows = conn.execute(
-                f"SELECT {_TRANSCRIPT_COLUMNS} FROM transcripts ORDER BY started_at DESC LIMIT ? OFFSET ?", (limit, offset)
+                f"SELECT {_TRANSCRIPT_COLUMNS} FROM transcripts ORDER BY started_at DESC LIMIT ? OFFSET ?",
+                (limit, offset),
             ).fetchall()
         return [self._transcript(r) for r in rows]
 
@@ -160,29 +186,65 @@ class TranscriptLog:
     def _get(self, conn: Any, transcript_id: str) -> Transcript | None:
         row = conn.execute(f"SELECT {_TRANSCRIPT_COLUMNS} FROM transcripts WHERE id = ?", (transcript_id,)).fetchone()
         if row is None:
-            rows = conn.execute(f"SELECT {_TRANSCRIPT_COLUMNS} FROM transcripts WHERE id LIKE ? LIMIT 2", (transcript_id + "%",)).fetchall()
+            rows = conn.execute(
+                f"SELECT {_TRANSCRIPT_COLUMNS} FROM transcripts WHERE id LIKE ? LIMIT 2", (transcript_id + "%",)
+            ).fetchall()
             row = rows[0] if len(rows) == 1 and len(transcript_id) >= 6 else None
         if row is None:
             return None
         transcript = self._transcript(row)
         cols = [d[0] for d in conn.execute("SELECT * FROM attempts LIMIT 0").description]
         for r in conn.execute("SELECT * FROM attempts WHERE transcript_id = ? ORDER BY n", (transcript.id,)):
-            d = dict(zip(cols, r))
+            d = dict(zip(cols, r, strict=True))
             transcript.attempt_records.append(
                 AttemptRecord(
-                    n=d["n"], tier=d["tier"], provider=d["provider"], model=d["model"], temperature=d["temperature"],
-                    prompt=json.loads(d["prompt"]), reply=d["reply"], code=d["code"],
-                    test_results=json.loads(d["test_results"]) if d["test_results"] else None, passed=bool(d["passed"]),
-                    error=d["error"], duration_ms=d["duration_ms"], input_tokens=d["input_tokens"],
-                    output_tokens=d["output_tokens"], cost_usd=d["cost_usd"],
+                    n=d["n"],
+                    tier=d["tier"],
+                    provider=d["provider"],
+                    model=d["model"],
+                    temperature=d["temperature"],
+                    prompt=json.loads(d["prompt"]),
+                    reply=d["reply"],
+                    code=d["code"],
+                    test_results=json.loads(d["test_results"]) if d["test_results"] else None,
+                    passed=bool(d["passed"]),
+                    error=d["error"],
+                    duration_ms=d["duration_ms"],
+                    input_tokens=d["input_tokens"],
+                    output_tokens=d["output_tokens"],
+                    cost_usd=d["cost_usd"],
                 )
             )
         return transcript
 
     def _transcript(self, row: Any) -> Transcript:
-        (tid, task, spec, started, finished, outcome, reason, artifact_id, reused, start_tier, prediction, attempts, cost) = row
+        (
+            tid,
+            task,
+            spec,
+            started,
+            finished,
+            outcome,
+            reason,
+            artifact_id,
+            reused,
+            start_tier,
+            prediction,
+            attempts,
+            cost,
+        ) = row
         return Transcript(
-            id=tid, task=task, spec=spec, started_at=started, finished_at=finished, outcome=outcome, reason=reason,
-            artifact_id=artifact_id, reused=bool(reused), start_tier=start_tier,
-            prediction=json.loads(prediction) if prediction else None, attempts=attempts, cost_usd=cost,
+            id=tid,
+            task=task,
+            spec=spec,
+            started_at=started,
+            finished_at=finished,
+            outcome=outcome,
+            reason=reason,
+            artifact_id=artifact_id,
+            reused=bool(reused),
+            start_tier=start_tier,
+            prediction=json.loads(prediction) if prediction else None,
+            attempts=attempts,
+            cost_usd=cost,
         )

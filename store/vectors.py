@@ -52,8 +52,9 @@ def quantize(v: np.ndarray) -> bytes:
 
 
 class VectorIndex:
-    def __init__(self, database: db.Database, *, oversample: int = 5, min_candidates: int = 50,
-                 quality_widen: float = 2.0) -> None:
+    def __init__(
+        self, database: db.Database, *, oversample: int = 5, min_candidates: int = 50, quality_widen: float = 2.0
+    ) -> None:
         self.db = database
         # binary candidates per query: max(k * oversample, min_candidates). vec0's top-k
         # selection costs O(rows x k), so the pool size is the latency knob (bench/vector_search.py).
@@ -70,8 +71,10 @@ class VectorIndex:
 
     @staticmethod
     def _set_meta(conn: Any, key: str, value: str) -> None:
-        conn.execute("INSERT INTO meta(key, value) VALUES (?, ?) "
-                     "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (key, value))
+        conn.execute(
+            "INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
 
     def _model_in(self, conn: Any) -> tuple[str, int] | None:
         name, dim = self._meta(conn, "embedding_model"), self._meta(conn, "embedding_dim")
@@ -113,9 +116,14 @@ class VectorIndex:
     def missing(self, name: str, dim: int, after: int = 0, limit: int = 256) -> builtins.list[int]:
         """Seqs of artifacts with no vector from (name, dim), in order, after `after`."""
         with self.db.read() as conn:
-            return [r[0] for r in conn.execute(
-                "SELECT a.seq FROM artifacts a WHERE a.seq > ? AND NOT EXISTS (SELECT 1 FROM artifact_vectors v "
-                "WHERE v.seq = a.seq AND v.model = ? AND v.dim = ?) ORDER BY a.seq LIMIT ?", (after, name, dim, limit))]
+            return [
+                r[0]
+                for r in conn.execute(
+                    "SELECT a.seq FROM artifacts a WHERE a.seq > ? AND NOT EXISTS (SELECT 1 FROM artifact_vectors v "
+                    "WHERE v.seq = a.seq AND v.model = ? AND v.dim = ?) ORDER BY a.seq LIMIT ?",
+                    (after, name, dim, limit),
+                )
+            ]
 
     # -- writes -----------------------------------------------------------------------
 
@@ -132,11 +140,15 @@ class VectorIndex:
             row = conn.execute("SELECT quality_score, type FROM artifacts WHERE seq = ?", (seq,)).fetchone()
             if row is None:
                 raise KeyError(seq)
-            conn.execute("INSERT OR REPLACE INTO artifact_vectors(seq, model, dim, embedding) VALUES (?, ?, ?, ?)",
-                         (seq, model[0], v.shape[0], to_blob(v)))
+            conn.execute(
+                "INSERT OR REPLACE INTO artifact_vectors(seq, model, dim, embedding) VALUES (?, ?, ?, ?)",
+                (seq, model[0], v.shape[0], to_blob(v)),
+            )
             conn.execute("DELETE FROM artifact_vec WHERE rowid = ?", (seq,))  # vec0 has no upsert
-            conn.execute("INSERT INTO artifact_vec(rowid, embedding, quality, type) VALUES (?, vec_bit(?), ?, ?)",
-                         (seq, quantize(v), float(row[0]), row[1]))
+            conn.execute(
+                "INSERT INTO artifact_vec(rowid, embedding, quality, type) VALUES (?, vec_bit(?), ?, ?)",
+                (seq, quantize(v), float(row[0]), row[1]),
+            )
 
     def rebuild_index(self) -> int:
         """The binary index made again from the float vectors (a recovered store has none)."""
@@ -145,18 +157,30 @@ class VectorIndex:
             if model is None:
                 return 0
             self._create_index(conn, model[1])
-            rows = conn.execute("SELECT v.seq, v.embedding, a.quality_score, a.type FROM artifact_vectors v "
-                                "JOIN artifacts a ON a.seq = v.seq WHERE v.dim = ?", (model[1],)).fetchall()
+            rows = conn.execute(
+                "SELECT v.seq, v.embedding, a.quality_score, a.type FROM artifact_vectors v "
+                "JOIN artifacts a ON a.seq = v.seq WHERE v.dim = ?",
+                (model[1],),
+            ).fetchall()
             for seq, blob, quality, type_ in rows:
-                conn.execute("INSERT INTO artifact_vec(rowid, embedding, quality, type) VALUES (?, vec_bit(?), ?, ?)",
-                             (seq, quantize(from_blob(blob)), float(quality), type_))
+                conn.execute(
+                    "INSERT INTO artifact_vec(rowid, embedding, quality, type) VALUES (?, vec_bit(?), ?, ?)",
+                    (seq, quantize(from_blob(blob)), float(quality), type_),
+                )
         return len(rows)
 
     # -- search -----------------------------------------------------------------------
 
-    def search(self, vector: np.ndarray, k: int = 10, *, min_quality: float = 0.0,
-               type: ArtifactType | str | None = None, tags: Sequence[str] | None = None,
-               states: Sequence[ArtifactState | str] | None = None) -> builtins.list[tuple[int, float]]:
+    def search(
+        self,
+        vector: np.ndarray,
+        k: int = 10,
+        *,
+        min_quality: float = 0.0,
+        type: ArtifactType | str | None = None,
+        tags: Sequence[str] | None = None,
+        states: Sequence[ArtifactState | str] | None = None,
+    ) -> builtins.list[tuple[int, float]]:
         """The k most similar artifacts passing the filters, as (seq, cosine), best first."""
         if k <= 0:
             return []
@@ -169,8 +193,10 @@ class VectorIndex:
             where, args = filters(type_value, tags, min_quality if min_quality > 0 else None, states)
             if tags:
                 # tag filters are not in the index: small filtered sets are cheapest scanned exactly
-                n = conn.execute(f"SELECT count(*) FROM (SELECT 1 FROM artifacts a WHERE {where} LIMIT ?)",
-                                 (*args, EXACT_SCAN_MAX + 1)).fetchone()[0]
+                n = conn.execute(
+                    f"SELECT count(*) FROM (SELECT 1 FROM artifacts a WHERE {where} LIMIT ?)",
+                    (*args, EXACT_SCAN_MAX + 1),
+                ).fetchone()[0]
                 if n <= EXACT_SCAN_MAX:
                     return self._exact(conn, q, k, where, args)
             want = max(k * self.oversample, self.min_candidates)
@@ -191,23 +217,32 @@ class VectorIndex:
                 return self._exact(conn, q, k, where, args)
             return hits[:k]
 
-    def _rescore(self, conn: Any, q: np.ndarray, seqs: Sequence[int], where: str,
-                 args: Sequence[Any]) -> builtins.list[tuple[int, float]]:
+    def _rescore(
+        self, conn: Any, q: np.ndarray, seqs: Sequence[int], where: str, args: Sequence[Any]
+    ) -> builtins.list[tuple[int, float]]:
         if not seqs:
             return []
         marks = ",".join("?" * len(seqs))
         # unary + keeps the planner on the candidate rowids instead of a quality/type/state index range
-        where = (where.replace("a.quality_score >=", "+a.quality_score >=").replace("a.type =", "+a.type =")
-                 .replace("a.state IN", "+a.state IN"))
-        rows = conn.execute(f"SELECT v.seq, v.embedding FROM artifact_vectors v JOIN artifacts a ON a.seq = v.seq "
-                            f"WHERE v.seq IN ({marks}) AND {where}", (*seqs, *args)).fetchall()
+        where = (
+            where.replace("a.quality_score >=", "+a.quality_score >=")
+            .replace("a.type =", "+a.type =")
+            .replace("a.state IN", "+a.state IN")
+        )
+        rows = conn.execute(
+            f"SELECT v.seq, v.embedding FROM artifact_vectors v JOIN artifacts a ON a.seq = v.seq "
+            f"WHERE v.seq IN ({marks}) AND {where}",
+            (*seqs, *args),
+        ).fetchall()
         return self._rank(q, rows)
 
-    def _exact(self, conn: Any, q: np.ndarray, k: int, where: str,
-               args: Sequence[Any]) -> builtins.list[tuple[int, float]]:
+    def _exact(
+        self, conn: Any, q: np.ndarray, k: int, where: str, args: Sequence[Any]
+    ) -> builtins.list[tuple[int, float]]:
         hits: list[tuple[int, float]] = []
-        cur = conn.execute(f"SELECT v.seq, v.embedding FROM artifact_vectors v JOIN artifacts a ON a.seq = v.seq "
-                           f"WHERE {where}", args)
+        cur = conn.execute(
+            f"SELECT v.seq, v.embedding FROM artifact_vectors v JOIN artifacts a ON a.seq = v.seq WHERE {where}", args
+        )
         while rows := cur.fetchmany(4096):  # bounded memory on big filtered sets
             hits = sorted(hits + self._rank(q, rows), key=lambda h: -h[1])[:k]
         return hits

@@ -38,8 +38,10 @@ def prediction_text(start_tier: str | None, prediction: dict[str, Any] | None, e
     evidence = (prediction or {}).get("evidence") or []
     if not (prediction or {}).get("tier") or not evidence:
         return f"start tier: {start_tier} (no similar solved task yet: the bottom of the ladder)"
-    items = [f"“{clip(e.get('task') or '?', 40)}” {e.get('tier')} {e.get('similarity', 0):.2f}"
-             for e in evidence[:evidence_shown]]
+    items = [
+        f"“{clip(e.get('task') or '?', 40)}” {e.get('tier')} {e.get('similarity', 0):.2f}"
+        for e in evidence[:evidence_shown]
+    ]
     more = f" +{len(evidence) - evidence_shown}" if len(evidence) > evidence_shown else ""
     plural = "s" if len(evidence) != 1 else ""
     return f"start tier: {start_tier}, learned from {len(evidence)} solved task{plural}: " + "; ".join(items) + more

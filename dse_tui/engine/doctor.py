@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import platform
 import sys
-from typing import TYPE_CHECKING, Any
-
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from dse_tui.engine import paths
 from dse_tui.engine.sandbox import available_sandboxes, select_sandbox
@@ -25,7 +24,9 @@ def _sandbox_section() -> dict[str, Any]:
         "selected": chosen.name,
         "strength": chosen.strength,
         "description": chosen.describe(),
-        "available": [{"name": s.name, "strength": s.strength, "description": s.describe()} for s in available_sandboxes()],
+        "available": [
+            {"name": s.name, "strength": s.strength, "description": s.describe()} for s in available_sandboxes()
+        ],
         "ok": chosen.strength == "strong",
     }
     if chosen.strength != "strong":
@@ -46,7 +47,12 @@ def _embedder_section(engine: Engine | None, home: Path) -> dict[str, Any]:
 
             embedder = get_embedder(paths.cache_dir(home))
             embedder.load()
-        return {"ok": True, "name": embedder.name, "dim": embedder.dim, "model_path": str(getattr(embedder, "model_dir", ""))}
+        return {
+            "ok": True,
+            "name": embedder.name,
+            "dim": embedder.dim,
+            "model_path": str(getattr(embedder, "model_dir", "")),
+        }
     except Exception as exc:  # noqa: BLE001
         return {"ok": False, "error": str(exc)}
 
@@ -89,10 +95,17 @@ def tiers_section(*, probe: bool = True) -> dict[str, Any]:
             ok, reason = provider.probe() if probe else provider.available()
         except Exception as exc:  # noqa: BLE001
             ok, reason = False, str(exc)
-        tiers.append({
-            "name": tier.name, "provider": tier.provider, "model": tier.model, "available": ok, "reason": reason,
-            "price_in_per_mtok": tier.price_in_per_mtok, "price_out_per_mtok": tier.price_out_per_mtok,
-        })
+        tiers.append(
+            {
+                "name": tier.name,
+                "provider": tier.provider,
+                "model": tier.model,
+                "available": ok,
+                "reason": reason,
+                "price_in_per_mtok": tier.price_in_per_mtok,
+                "price_out_per_mtok": tier.price_out_per_mtok,
+            }
+        )
     return {"ok": any(t["available"] for t in tiers), "tiers": tiers, "daily_budget_usd": ladder.daily_budget_usd}
 
 

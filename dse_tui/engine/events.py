@@ -7,8 +7,9 @@ Every event the engine emits is defined here, so a front end dispatches on these
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,7 @@ class JobFinished(Event):
 
 
 # -- the ask path ------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class StartTierChosen(Event):

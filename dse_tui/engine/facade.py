@@ -18,7 +18,7 @@ from dse_tui.engine.events import EventBus, Progress
 from dse_tui.engine.jobs import JobRunner, ReembedKind, RollupKind, VerifyKind
 from dse_tui.engine.library.find import Finder, Match
 from dse_tui.engine.library.reuse import Reuser
-from dse_tui.engine.library.run import RunOutcome, Runner
+from dse_tui.engine.library.run import Runner, RunOutcome
 from dse_tui.engine.library.starter import StarterImport
 from dse_tui.engine.library.storing import Catalog
 from dse_tui.engine.library.verify import Verdict, Verifier
@@ -66,11 +66,15 @@ class Engine:
         self.verifier = Verifier(self.artifacts, self._get_sandbox, self.events)
         self.runner = Runner(self.db, self.artifacts, self.metrics, self._get_sandbox, self.events)
         self.reuser = Reuser(self.db, self.finder, self.verifier, self.artifacts, self.metrics, self._get_sandbox)
-        self.jobs = JobRunner(JobRepository(self.db), {
-            "verify": VerifyKind(self.artifacts, self.verifier),
-            "reembed": ReembedKind(self.db, self.artifacts, self.vectors, lambda: self.embedder),
-            "rollup": RollupKind(self.metrics),
-        }, self.events)
+        self.jobs = JobRunner(
+            JobRepository(self.db),
+            {
+                "verify": VerifyKind(self.artifacts, self.verifier),
+                "reembed": ReembedKind(self.db, self.artifacts, self.vectors, lambda: self.embedder),
+                "rollup": RollupKind(self.metrics),
+            },
+            self.events,
+        )
 
     # -- collaborators, created lazily so that opening the TUI stays fast ---------------
 
@@ -115,15 +119,40 @@ class Engine:
     def test(self, code: str, spec: Spec, *, on_check: Callable | None = None) -> TestResults:
         return self.catalog.test(code, spec, on_check=on_check)
 
-    def store_artifact(self, code: str, spec: Spec | str, *, name: str | None = None, tags: Iterable[str] = (),
-                       provenance: dict[str, Any] | None = None, new_version: bool = False,
-                       lineage: Sequence[tuple[LineageKind, str]] = (), metadata: dict[str, Any] | None = None,
-                       on_check: Callable | None = None) -> Artifact:
-        return self.catalog.store(code, spec, name=name, tags=tags, provenance=provenance, new_version=new_version,
-                                  lineage=lineage, metadata=metadata, on_check=on_check)
+    def store_artifact(
+        self,
+        code: str,
+        spec: Spec | str,
+        *,
+        name: str | None = None,
+        tags: Iterable[str] = (),
+        provenance: dict[str, Any] | None = None,
+        new_version: bool = False,
+        lineage: Sequence[tuple[LineageKind, str]] = (),
+        metadata: dict[str, Any] | None = None,
+        on_check: Callable | None = None,
+    ) -> Artifact:
+        return self.catalog.store(
+            code,
+            spec,
+            name=name,
+            tags=tags,
+            provenance=provenance,
+            new_version=new_version,
+            lineage=lineage,
+            metadata=metadata,
+            on_check=on_check,
+        )
 
-    def add_files(self, code_path: str, spec_path: str, *, name: str | None = None, tags: Iterable[str] = (),
-                  new_version: bool = False) -> Artifact:
+    def add_files(
+        self,
+        code_path: str,
+        spec_path: str,
+        *,
+        name: str | None = None,
+        tags: Iterable[str] = (),
+        new_version: bool = False,
+    ) -> Artifact:
         return self.catalog.add_files(code_path, spec_path, name=name, tags=tags, new_version=new_version)
 
     def ensure_starter_library(self, on_progress: Callable[[Progress], None] | None = None) -> int:
@@ -147,8 +176,15 @@ class Engine:
 
     # -- finding -----------------------------------------------------------------------
 
-    def find_similar(self, description: str, min_quality: float = 0.0, limit: int = 5, *, type: str | None = None,
-                     tags: Iterable[str] | None = None) -> list[Match]:
+    def find_similar(
+        self,
+        description: str,
+        min_quality: float = 0.0,
+        limit: int = 5,
+        *,
+        type: str | None = None,
+        tags: Iterable[str] | None = None,
+    ) -> list[Match]:
         return self.finder.find_similar(description, min_quality, limit, type=type, tags=tags)
 
     def resolve(self, name_or_id: str) -> Artifact:
@@ -201,9 +237,19 @@ class Engine:
 
     # -- generating --------------------------------------------------------------------
 
-    def ask(self, task: str, spec: Spec | str, *, max_tier: str | None = None, budget_usd: float | None = None,
-            settings: Any = None, ladder: Any = None, providers: dict[str, Any] | None = None,
-            cancel: threading.Event | None = None, on_event: Callable | None = None):
+    def ask(
+        self,
+        task: str,
+        spec: Spec | str,
+        *,
+        max_tier: str | None = None,
+        budget_usd: float | None = None,
+        settings: Any = None,
+        ladder: Any = None,
+        providers: dict[str, Any] | None = None,
+        cancel: threading.Event | None = None,
+        on_event: Callable | None = None,
+    ):
         """Reuse a tested artifact that passes `spec`, else generate one up the model ladder."""
         from dse_tui.engine.generation.ask import Asker, AskServices, AskSettings
 
@@ -212,11 +258,28 @@ class Engine:
         if budget_usd is not None and not (math.isfinite(budget_usd) and budget_usd >= 0):
             raise BadInput(f"the budget must be a number of USD >= 0, got {budget_usd}")
         self.close_abandoned_asks()
-        services = AskServices(self.reuser, self.finder, self.catalog, self.transcripts, self.ledger, self.events,
-                               self.embed, self.db.write)
-        asker = Asker(services, task, spec, max_tier=max_tier, budget_usd=budget_usd,
-                      settings=settings or AskSettings(), ladder=ladder, providers=providers, cancel=cancel,
-                      on_event=on_event)
+        services = AskServices(
+            self.reuser,
+            self.finder,
+            self.catalog,
+            self.transcripts,
+            self.ledger,
+            self.events,
+            self.embed,
+            self.db.write,
+        )
+        asker = Asker(
+            services,
+            task,
+            spec,
+            max_tier=max_tier,
+            budget_usd=budget_usd,
+            settings=settings or AskSettings(),
+            ladder=ladder,
+            providers=providers,
+            cancel=cancel,
+            on_event=on_event,
+        )
         return asker.run()
 
     def close_abandoned_asks(self) -> int:

@@ -22,4 +22,6 @@ def presets_dir() -> Path:
 def starter_library() -> list[tuple[Path, Path]]:
     """(code, spec) file pairs of the starter library, sorted by name."""
     folder = presets_dir() / "library"
-    return [(code, code.with_suffix(".yaml")) for code in sorted(folder.glob("*.py")) if code.with_suffix(".yaml").exists()]
+    return [
+        (code, code.with_suffix(".yaml")) for code in sorted(folder.glob("*.py")) if code.with_suffix(".yaml").exists()
+    ]

@@ -28,8 +28,9 @@ def check_text(value: str, field: str) -> str:
         code = ord(match.group())
         if 0xDC80 <= code <= 0xDCFF:  # how Python carries a byte that was not valid UTF-8
             raise BadInput(f"{field}: not valid UTF-8 (byte 0x{code - 0xDC00:02x} at character {match.start() + 1})")
-        raise BadInput(f"{field}: contains a lone surrogate U+{code:04X} at character {match.start() + 1}, "
-                       "which is not text")
+        raise BadInput(
+            f"{field}: contains a lone surrogate U+{code:04X} at character {match.start() + 1}, which is not text"
+        )
     position = value.find("\x00")
     if position >= 0:
         raise BadInput(f"{field}: contains a NUL character at character {position + 1}")
@@ -41,8 +42,10 @@ def check_name(value: str, field: str) -> str:
     check_text(value, field)
     match = _NOT_IN_NAMES.search(value)
     if match:
-        raise BadInput(f"{field}: contains the control character U+{ord(match.group()):04X} at character "
-                       f"{match.start() + 1}; a name is one line of printable text")
+        raise BadInput(
+            f"{field}: contains the control character U+{ord(match.group()):04X} at character "
+            f"{match.start() + 1}; a name is one line of printable text"
+        )
     return value
 
 

@@ -132,9 +132,12 @@ class Asker:
         self.providers = dict(providers or {})  # filled lazily; the caller's dict stays as given
         self.cancel = cancel or threading.Event()
         self.on_event = on_event
-        self.budget = Budget(self.ladder, services.ledger,
-                             request_usd=budget_usd if budget_usd is not None else settings.request_budget_usd,
-                             daily_usd=settings.daily_budget_usd)
+        self.budget = Budget(
+            self.ladder,
+            services.ledger,
+            request_usd=budget_usd if budget_usd is not None else settings.request_budget_usd,
+            daily_usd=settings.daily_budget_usd,
+        )
         self.max_tier = max_tier
         self.skipped: list[dict[str, str]] = []
         self.reuse_rejected: list[str] = []
@@ -196,8 +199,9 @@ class Asker:
             return []
         excluded = self.settings.exclude_examples
         matches = self.s.finder.search(vector, self.settings.examples + len(excluded), min_quality=0.5)
-        return [Example(m.artifact.description, m.artifact.content) for m in matches
-                if m.artifact.name not in excluded][: self.settings.examples]
+        return [
+            Example(m.artifact.description, m.artifact.content) for m in matches if m.artifact.name not in excluded
+        ][: self.settings.examples]
 
     # -- the loop ------------------------------------------------------------------------
 
@@ -222,14 +226,30 @@ class Asker:
                 self.s.transcripts.finish(self.transcript_id, "failed", reason=f"{type(exc).__name__}: {exc}")
             raise
 
-    def _finish(self, outcome: str, artifact: Artifact | None, tier: str | None, attempts: int, reason: str | None,
-                prediction) -> AskResult:
-        self.s.transcripts.finish(self.transcript_id, outcome, artifact_id=artifact.id if artifact else None,
-                                  reused=outcome == "reused", reason=reason)
+    def _finish(
+        self, outcome: str, artifact: Artifact | None, tier: str | None, attempts: int, reason: str | None, prediction
+    ) -> AskResult:
+        self.s.transcripts.finish(
+            self.transcript_id,
+            outcome,
+            artifact_id=artifact.id if artifact else None,
+            reused=outcome == "reused",
+            reason=reason,
+        )
         self.emit(AskFinished(self.transcript_id, outcome, artifact.id if artifact else None, reason))
         return AskResult(
-            self.transcript_id, outcome, artifact, outcome == "reused", tier, attempts, self.spent, reason, prediction,
-            self.start_tier, self.skipped, self.reuse_rejected,
+            self.transcript_id,
+            outcome,
+            artifact,
+            outcome == "reused",
+            tier,
+            attempts,
+            self.spent,
+            reason,
+            prediction,
+            self.start_tier,
+            self.skipped,
+            self.reuse_rejected,
         )
 
     def _run(self) -> AskResult:
@@ -258,16 +278,28 @@ class Asker:
             chars = sum(len(m.content) for m in messages)
             found = self.affordable_position(usable, position, chars)
             if found is None:
-                why = ("no tier left: the others crashed or are over budget" if self.crashed
-                       else "budget exhausted: no affordable tier left")
+                why = (
+                    "no tier left: the others crashed or are over budget"
+                    if self.crashed
+                    else "budget exhausted: no affordable tier left"
+                )
                 return self._finish("failed", None, None, n - 1, why, prediction)
             position = found
             tier = usable[position]
             temperature = self.ladder.temperature_for(tier, n - 1)
             self.emit(AttemptStarted(self.transcript_id, n, tier.name, tier.model, temperature))
             record, artifact = self.attempt(n, tier, temperature, messages, prediction)
-            self.emit(AttemptFinished(self.transcript_id, n, tier.name, record.passed, record.error or "",
-                                      record.cost_usd, record.duration_ms))
+            self.emit(
+                AttemptFinished(
+                    self.transcript_id,
+                    n,
+                    tier.name,
+                    record.passed,
+                    record.error or "",
+                    record.cost_usd,
+                    record.duration_ms,
+                )
+            )
             if artifact is not None:
                 return self._finish("generated", artifact, tier.name, n, None, prediction)
             if shutdown.requested():
@@ -280,8 +312,14 @@ class Asker:
                 previous = PreviousAttempt(record.code, record.error or "failed")
             # Escalate one rung per failure; on the top allowed rung, retry warmer.
             position = min(position + 1, len(usable) - 1)
-        return self._finish("failed", None, None, self.ladder.max_attempts,
-                            f"no attempt passed the spec in {self.ladder.max_attempts} attempts", prediction)
+        return self._finish(
+            "failed",
+            None,
+            None,
+            self.ladder.max_attempts,
+            f"no attempt passed the spec in {self.ladder.max_attempts} attempts",
+            prediction,
+        )
 
     def affordable_position(self, usable: list[TierConfig], position: int, chars: int) -> int | None:
         """The rung to use: `position` if the budgets allow it, else the next affordable one up,
@@ -291,8 +329,9 @@ class Asker:
                 return i
         return None
 
-    def attempt(self, n: int, tier: TierConfig, temperature: float | None, messages,
-                prediction) -> tuple[AttemptRecord, Artifact | None]:
+    def attempt(
+        self, n: int, tier: TierConfig, temperature: float | None, messages, prediction
+    ) -> tuple[AttemptRecord, Artifact | None]:
         record = AttemptRecord(n, tier.name, tier.provider, tier.model, temperature, [m.__dict__ for m in messages])
         started = time.perf_counter()
         try:
@@ -307,15 +346,25 @@ class Asker:
             return record, None
         record.reply = completion.text
         record.model = completion.model or tier.model  # what answered, as the provider names it
-        record.input_tokens, record.output_tokens, record.cost_usd = (completion.input_tokens, completion.output_tokens,
-                                                                      completion.cost_usd)
+        record.input_tokens, record.output_tokens, record.cost_usd = (
+            completion.input_tokens,
+            completion.output_tokens,
+            completion.cost_usd,
+        )
         record.duration_ms = (time.perf_counter() - started) * 1000
         # The call is paid for: the attempt and its charge are committed before anything else can go wrong.
         self.budget.charge(record.cost_usd)
         with self.s.unit_of_work():
             self.s.transcripts.add_attempt(self.transcript_id, record)
-            self.s.ledger.charge(self.transcript_id, tier.name, tier.provider, record.model, record.input_tokens,
-                                 record.output_tokens, record.cost_usd)
+            self.s.ledger.charge(
+                self.transcript_id,
+                tier.name,
+                tier.provider,
+                record.model,
+                record.input_tokens,
+                record.output_tokens,
+                record.cost_usd,
+            )
         try:
             artifact = self.check(record, tier, prediction)
         except BaseException as exc:

@@ -55,7 +55,9 @@ def _defines(code: str, function: str) -> bool:
 
 
 def _fenced_blocks(text: str) -> list[str]:
-    return [body.strip("\n") for lang, body in _FENCE_RE.findall(text) if lang.lower() in ("", "python", "py", "python3")]
+    return [
+        body.strip("\n") for lang, body in _FENCE_RE.findall(text) if lang.lower() in ("", "python", "py", "python3")
+    ]
 
 
 def _trim_to_code(text: str) -> str | None:
@@ -171,7 +173,12 @@ _TYPING_NAMES = frozenset(
 def _add_missing_typing_imports(code: str) -> str:
     """Models often annotate with List/Optional/... and forget the import: add it."""
     tree = ast.parse(code)
-    bound = {alias.asname or alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, (ast.Import, ast.ImportFrom)) for alias in node.names}
+    bound = {
+        alias.asname or alias.name.split(".")[0]
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.Import, ast.ImportFrom))
+        for alias in node.names
+    }
     bound |= {n.name for n in tree.body if isinstance(n, _DEF_NODES)}
     used = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
     missing = sorted((used & _TYPING_NAMES) - bound)
@@ -180,7 +187,12 @@ def _add_missing_typing_imports(code: str) -> str:
     # After a module docstring and `from __future__` imports, which must come first.
     at = 0
     for i, node in enumerate(tree.body):
-        docstring = i == 0 and isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)
+        docstring = (
+            i == 0
+            and isinstance(node, ast.Expr)
+            and isinstance(node.value, ast.Constant)
+            and isinstance(node.value.value, str)
+        )
         if not (docstring or (isinstance(node, ast.ImportFrom) and node.module == "__future__")):
             break
         at = node.end_lineno or node.lineno

@@ -31,7 +31,14 @@ def predict_start_tier(search: Callable[[Any, int], list[Match]], vector: Any, t
         prov = artifact.provenance or {}
         if prov.get("source") != "generated" or similarity < MIN_SIMILARITY or prov.get("tier") not in tiers:
             continue
-        evidence.append({"task": prov.get("task") or artifact.description, "artifact_id": artifact.id, "tier": prov["tier"], "similarity": round(similarity, 4)})
+        evidence.append(
+            {
+                "task": prov.get("task") or artifact.description,
+                "artifact_id": artifact.id,
+                "tier": prov["tier"],
+                "similarity": round(similarity, 4),
+            }
+        )
         if len(evidence) == NEIGHBOURS:
             break
     votes: dict[str, float] = defaultdict(float)

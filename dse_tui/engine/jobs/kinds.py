@@ -46,8 +46,9 @@ class ReembedKind:
     name = "reembed"
     batch = 64
 
-    def __init__(self, db: Database, artifacts: ArtifactRepository, vectors: VectorIndex,
-                 embedder: Callable[[], Any]) -> None:
+    def __init__(
+        self, db: Database, artifacts: ArtifactRepository, vectors: VectorIndex, embedder: Callable[[], Any]
+    ) -> None:
         self.db = db
         self.artifacts = artifacts
         self.vectors = vectors
@@ -69,7 +70,7 @@ class ReembedKind:
         order = [s for s in seqs if s in loaded]
         vectors = self.embedder().embed([embed_text(loaded[s]) for s in order])
         with self.db.write():
-            for seq, vector in zip(order, vectors):
+            for seq, vector in zip(order, vectors, strict=True):
                 self.vectors.put(seq, vector)
         return Step(seqs[-1], len(seqs), False)
 

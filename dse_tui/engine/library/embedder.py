@@ -101,8 +101,9 @@ class Embedder:
     name = MODEL_NAME
     dim = DIM
 
-    def __init__(self, cache_dir: str | os.PathLike[str] | None = None, *, threads: int | None = None,
-                 batch_size: int = 64) -> None:
+    def __init__(
+        self, cache_dir: str | os.PathLike[str] | None = None, *, threads: int | None = None, batch_size: int = 64
+    ) -> None:
         self.cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
         self.threads = threads  # None: onnxruntime's default, one thread per core
         self.batch_size = batch_size

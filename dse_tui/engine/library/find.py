@@ -43,15 +43,28 @@ def summary(artifact: Artifact) -> dict[str, Any]:
 
 
 class Finder:
-    def __init__(self, artifacts: ArtifactRepository, vectors: VectorIndex, embed: Callable[[str], Any],
-                 ensure_index: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        artifacts: ArtifactRepository,
+        vectors: VectorIndex,
+        embed: Callable[[str], Any],
+        ensure_index: Callable[[], None],
+    ) -> None:
         self.artifacts = artifacts
         self.vectors = vectors
         self.embed = embed
         self.ensure_index = ensure_index  # vectors made by the embedder in use (re-embeds once if not)
 
-    def find_similar(self, description: str, min_quality: float = 0.0, limit: int = 5, *, type: str | None = None,
-                     tags: Iterable[str] | None = None, states: Sequence[ArtifactState] | None = None) -> list[Match]:
+    def find_similar(
+        self,
+        description: str,
+        min_quality: float = 0.0,
+        limit: int = 5,
+        *,
+        type: str | None = None,
+        tags: Iterable[str] | None = None,
+        states: Sequence[ArtifactState] | None = None,
+    ) -> list[Match]:
         """Artifacts ranked by similarity to `description`, quality breaking near-ties."""
         query = (description or "").strip()
         if not query:
@@ -66,12 +79,23 @@ class Finder:
         self.ensure_index()
         return self.search(self.embed(query), limit, min_quality=min_quality, type=type, tags=tags, states=states)
 
-    def search(self, vector: Any, limit: int, *, min_quality: float = 0.0, type: str | None = None,
-               tags: Iterable[str] | None = None, states: Sequence[ArtifactState] | None = None) -> list[Match]:
+    def search(
+        self,
+        vector: Any,
+        limit: int,
+        *,
+        min_quality: float = 0.0,
+        type: str | None = None,
+        tags: Iterable[str] | None = None,
+        states: Sequence[ArtifactState] | None = None,
+    ) -> list[Match]:
         """The same ranking for a vector already made (the ask path embeds once for several uses)."""
-        hits = self.vectors.search(vector, k=limit, min_quality=min_quality, type=type,
-                                   tags=list(tags) if tags else None, states=states)
+        hits = self.vectors.search(
+            vector, k=limit, min_quality=min_quality, type=type, tags=list(tags) if tags else None, states=states
+        )
         loaded = self.artifacts.by_seqs([seq for seq, _ in hits])
-        matches = [Match(loaded[seq], sim, sim + 0.05 * loaded[seq].quality_score) for seq, sim in hits if seq in loaded]
+        matches = [
+            Match(loaded[seq], sim, sim + 0.05 * loaded[seq].quality_score) for seq, sim in hits if seq in loaded
+        ]
         matches.sort(key=lambda m: m.score, reverse=True)
         return matches[:limit]

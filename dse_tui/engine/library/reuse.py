@@ -47,8 +47,15 @@ def alias(code: str, stored_function: str, wanted: str) -> str:
 
 
 class Reuser:
-    def __init__(self, db: Database, finder: Finder, verifier: Verifier, artifacts: ArtifactRepository,
-                 metrics: MetricsRepository, sandbox: Callable[[], Sandbox]) -> None:
+    def __init__(
+        self,
+        db: Database,
+        finder: Finder,
+        verifier: Verifier,
+        artifacts: ArtifactRepository,
+        metrics: MetricsRepository,
+        sandbox: Callable[[], Sandbox],
+    ) -> None:
         self.db = db
         self.finder = finder
         self.verifier = verifier
@@ -62,8 +69,9 @@ class Reuser:
         best: dict[str, Match] = {}
         servable = (ArtifactState.VERIFIED, ArtifactState.UNVERIFIED)
         for query in dict.fromkeys([query_text(spec.description), query_text(task)]):
-            for match in self.finder.find_similar(query, min_quality=settings.min_quality, limit=settings.candidates,
-                                                  states=servable):
+            for match in self.finder.find_similar(
+                query, min_quality=settings.min_quality, limit=settings.candidates, states=servable
+            ):
                 known = best.get(match.artifact.id)
                 if known is None or match.score > known.score:
                     best[match.artifact.id] = match
@@ -79,14 +87,25 @@ class Reuser:
                 if self.verifier.verify(artifact).state != ArtifactState.VERIFIED:
                     continue
             started = time.perf_counter()
-            results = run_spec(alias(artifact.content, artifact.function, spec.function), spec, self.sandbox(),
-                               coverage=False)
+            results = run_spec(
+                alias(artifact.content, artifact.function, spec.function), spec, self.sandbox(), coverage=False
+            )
             if results.all_passed:
                 at = utcnow()
                 with self.db.write():
-                    self.metrics.record([MetricPoint(artifact.id, at, "reuse", True,
-                                                     run_ms=(time.perf_counter() - started) * 1000,
-                                                     cpu_ms=results.cpu_ms, peak_mb=results.peak_memory_mb)])
+                    self.metrics.record(
+                        [
+                            MetricPoint(
+                                artifact.id,
+                                at,
+                                "reuse",
+                                True,
+                                run_ms=(time.perf_counter() - started) * 1000,
+                                cpu_ms=results.cpu_ms,
+                                peak_mb=results.peak_memory_mb,
+                            )
+                        ]
+                    )
                     self.artifacts.count_use(artifact.id, True, None, at)
                 outcome.artifact = self.artifacts.get(artifact.id) or artifact
                 return outcome

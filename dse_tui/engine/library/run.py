@@ -49,8 +49,14 @@ class RunOutcome:
 
 
 class Runner:
-    def __init__(self, db: Database, artifacts: ArtifactRepository, metrics: MetricsRepository,
-                 sandbox: Callable[[], Sandbox], events: EventBus) -> None:
+    def __init__(
+        self,
+        db: Database,
+        artifacts: ArtifactRepository,
+        metrics: MetricsRepository,
+        sandbox: Callable[[], Sandbox],
+        events: EventBus,
+    ) -> None:
         self.db = db
         self.artifacts = artifacts
         self.metrics = metrics
@@ -61,12 +67,23 @@ class Runner:
         if not isinstance(inputs, dict):
             raise BadInput("inputs must be a JSON object of keyword arguments")
         if artifact.state == ArtifactState.QUARANTINED:
-            raise NotRunnable(f"{artifact.name} is quarantined (it failed re-verification: "
-                              f"{(artifact.state_reason or '').splitlines()[0][:160]}); it is kept but not run")
+            raise NotRunnable(
+                f"{artifact.name} is quarantined (it failed re-verification: "
+                f"{(artifact.state_reason or '').splitlines()[0][:160]}); it is kept but not run"
+            )
         call = call_function(artifact.content, artifact.function, inputs, self.sandbox())
         at = utcnow()
-        metric = MetricPoint(artifact.id, at, source, call.ok, function_ms=call.execution_time_ms if call.ok else None,
-                             run_ms=call.wall_ms, cpu_ms=call.cpu_ms, peak_mb=call.memory_mb, error=call.error)
+        metric = MetricPoint(
+            artifact.id,
+            at,
+            source,
+            call.ok,
+            function_ms=call.execution_time_ms if call.ok else None,
+            run_ms=call.wall_ms,
+            cpu_ms=call.cpu_ms,
+            peak_mb=call.memory_mb,
+            error=call.error,
+        )
         with self.db.write():
             self.metrics.record([metric])
             self.artifacts.count_use(artifact.id, call.ok, metric.function_ms, at)

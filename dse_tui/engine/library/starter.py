@@ -65,8 +65,15 @@ def vector_from(text: str, dim: int) -> np.ndarray | None:
 
 
 class StarterImport:
-    def __init__(self, db: Database, artifacts: ArtifactRepository, vectors: VectorIndex, catalog: Catalog,
-                 model: tuple[str, int], events: EventBus) -> None:
+    def __init__(
+        self,
+        db: Database,
+        artifacts: ArtifactRepository,
+        vectors: VectorIndex,
+        catalog: Catalog,
+        model: tuple[str, int],
+        events: EventBus,
+    ) -> None:
         self.db = db
         self.artifacts = artifacts
         self.vectors = vectors
@@ -102,8 +109,12 @@ class StarterImport:
             if shutdown.requested():
                 return
             code_path, spec_path = pair
-            self.catalog.store(code_path.read_text(encoding="utf-8"), load_spec_file(str(spec_path)),
-                               name=code_path.stem, provenance={"source": "starter"})
+            self.catalog.store(
+                code_path.read_text(encoding="utf-8"),
+                load_spec_file(str(spec_path)),
+                name=code_path.stem,
+                provenance={"source": "starter"},
+            )
             with lock:
                 done += 1
                 count = done
@@ -117,10 +128,19 @@ class StarterImport:
     def _insert_shipped(self, name: str, code: str, spec_path: Path, entry: dict[str, Any], same_model: bool) -> None:
         spec = load_spec_file(str(spec_path))
         artifact = Artifact(
-            id=uuid.uuid4().hex, name=name, type=ArtifactType(spec.type), description=spec.description,
-            content=code, spec=spec.source, test_results=entry["test_results"], quality_score=entry["quality_score"],
-            tags=sorted(set(spec.tags)), metadata={"function": spec.function}, provenance={"source": "starter"},
-            state=ArtifactState.UNVERIFIED, state_reason="shipped with DSE; not yet run on this machine",
+            id=uuid.uuid4().hex,
+            name=name,
+            type=ArtifactType(spec.type),
+            description=spec.description,
+            content=code,
+            spec=spec.source,
+            test_results=entry["test_results"],
+            quality_score=entry["quality_score"],
+            tags=sorted(set(spec.tags)),
+            metadata={"function": spec.function},
+            provenance={"source": "starter"},
+            state=ArtifactState.UNVERIFIED,
+            state_reason="shipped with DSE; not yet run on this machine",
         )
         vector = vector_from(entry.get("vector", ""), self.model[1]) if same_model else None
         with self.db.write():
@@ -148,12 +168,15 @@ def build(out: Path | None = None) -> Path:
         entries: dict[str, Any] = {}
         for code_path, spec_path in starter_library():
             code, spec_text = code_path.read_text(encoding="utf-8"), spec_path.read_text(encoding="utf-8")
-            artifact = engine.store_artifact(code, load_spec_file(str(spec_path)), name=code_path.stem,
-                                             provenance={"source": "starter"})
+            artifact = engine.store_artifact(
+                code, load_spec_file(str(spec_path)), name=code_path.stem, provenance={"source": "starter"}
+            )
             vector = engine.embedder.embed_one(embed_text(artifact)).astype("<f4")
             entries[code_path.stem] = {
-                "code_sha256": digest(code), "spec_sha256": digest(spec_text),
-                "test_results": artifact.test_results, "quality_score": artifact.quality_score,
+                "code_sha256": digest(code),
+                "spec_sha256": digest(spec_text),
+                "test_results": artifact.test_results,
+                "quality_score": artifact.quality_score,
                 "vector": base64.b64encode(vector.tobytes()).decode("ascii"),
             }
             print(f"{code_path.stem}: quality {artifact.quality_score:.2f}", file=sys.stderr)

@@ -30,8 +30,36 @@ from dse_tui.store.vectors import VectorIndex
 from .views import embed_text
 
 _WORD = re.compile(r"[a-z0-9]+")
-_STOP = {"a", "an", "the", "that", "which", "and", "or", "of", "to", "for", "in", "on", "with", "write", "function",
-         "returns", "return", "given", "def", "it", "its", "is", "be", "by", "from", "as", "python", "code"}
+_STOP = {
+    "a",
+    "an",
+    "the",
+    "that",
+    "which",
+    "and",
+    "or",
+    "of",
+    "to",
+    "for",
+    "in",
+    "on",
+    "with",
+    "write",
+    "function",
+    "returns",
+    "return",
+    "given",
+    "def",
+    "it",
+    "its",
+    "is",
+    "be",
+    "by",
+    "from",
+    "as",
+    "python",
+    "code",
+}
 
 
 def check_code(code: str, function: str, origin: str = "code") -> None:
@@ -67,8 +95,10 @@ def read_code_file(path: str) -> str:
 
 def name_taken_message(existing: Artifact) -> str:
     what = existing.description.splitlines()[0][:60] if existing.description else ""
-    return (f"name '{existing.name}' is taken by v{existing.version}: {what}; use --name to store it apart, "
-            "or --new-version to version it")
+    return (
+        f"name '{existing.name}' is taken by v{existing.version}: {what}; use --name to store it apart, "
+        "or --new-version to version it"
+    )
 
 
 def task_words(task: str, limit: int = 3) -> list[str]:
@@ -78,8 +108,15 @@ def task_words(task: str, limit: int = 3) -> list[str]:
 class Catalog:
     """Tests code against specs in the sandbox and stores what passes, with its vector."""
 
-    def __init__(self, db: Database, artifacts: ArtifactRepository, vectors: VectorIndex,
-                 embed: Callable[[str], Any], sandbox: Callable[[], Sandbox], events: EventBus) -> None:
+    def __init__(
+        self,
+        db: Database,
+        artifacts: ArtifactRepository,
+        vectors: VectorIndex,
+        embed: Callable[[str], Any],
+        sandbox: Callable[[], Sandbox],
+        events: EventBus,
+    ) -> None:
         self.db = db
         self.artifacts = artifacts
         self.vectors = vectors
@@ -98,10 +135,19 @@ class Catalog:
 
         return run_spec(code, spec, self.sandbox(), on_check=forward)
 
-    def store(self, code: str, spec: Spec | str, *, name: str | None = None, tags: Iterable[str] = (),
-              provenance: dict[str, Any] | None = None, new_version: bool = False,
-              lineage: Sequence[tuple[LineageKind, str]] = (), metadata: dict[str, Any] | None = None,
-              on_check: Callable | None = None) -> Artifact:
+    def store(
+        self,
+        code: str,
+        spec: Spec | str,
+        *,
+        name: str | None = None,
+        tags: Iterable[str] = (),
+        provenance: dict[str, Any] | None = None,
+        new_version: bool = False,
+        lineage: Sequence[tuple[LineageKind, str]] = (),
+        metadata: dict[str, Any] | None = None,
+        on_check: Callable | None = None,
+    ) -> Artifact:
         """Store `code` with the proof that it passes `spec`; refuse it otherwise.
 
         Raises BadInput for unusable input (a taken name among them) and SpecFailed (naming
@@ -120,12 +166,31 @@ class Catalog:
         results = self.test(code, spec, on_check=on_check)
         if not results.all_passed:
             raise SpecFailed(f"{name} failed its spec:\n{results.failure_summary()}", results.to_dict())
-        return self.persist(code, spec, results, name=name, tags=tags, provenance=provenance, new_version=new_version,
-                            lineage=lineage, metadata=metadata)
+        return self.persist(
+            code,
+            spec,
+            results,
+            name=name,
+            tags=tags,
+            provenance=provenance,
+            new_version=new_version,
+            lineage=lineage,
+            metadata=metadata,
+        )
 
-    def persist(self, code: str, spec: Spec, results: TestResults, *, name: str | None = None,
-                tags: Iterable[str] = (), provenance: dict[str, Any] | None = None, new_version: bool = False,
-                lineage: Sequence[tuple[LineageKind, str]] = (), metadata: dict[str, Any] | None = None) -> Artifact:
+    def persist(
+        self,
+        code: str,
+        spec: Spec,
+        results: TestResults,
+        *,
+        name: str | None = None,
+        tags: Iterable[str] = (),
+        provenance: dict[str, Any] | None = None,
+        new_version: bool = False,
+        lineage: Sequence[tuple[LineageKind, str]] = (),
+        metadata: dict[str, Any] | None = None,
+    ) -> Artifact:
         """Store code whose passing `results` were just measured by `test`: the artifact, its
         tags, edges and vector in one transaction."""
         if not results.all_passed:
@@ -158,13 +223,26 @@ class Catalog:
         self.events.publish(ArtifactStored(stored.id, stored.name, stored.quality_score))
         return stored
 
-    def add_files(self, code_path: str, spec_path: str, *, name: str | None = None, tags: Iterable[str] = (),
-                  new_version: bool = False) -> Artifact:
+    def add_files(
+        self,
+        code_path: str,
+        spec_path: str,
+        *,
+        name: str | None = None,
+        tags: Iterable[str] = (),
+        new_version: bool = False,
+    ) -> Artifact:
         spec = load_spec_file(spec_path)
         code = read_code_file(code_path)
         check_code(code, spec.function, origin=code_path)
-        return self.store(code, spec, name=name, tags=tags, new_version=new_version,
-                          provenance={"source": "user", "file": Path(code_path).name})
+        return self.store(
+            code,
+            spec,
+            name=name,
+            tags=tags,
+            new_version=new_version,
+            provenance={"source": "user", "file": Path(code_path).name},
+        )
 
     def unique_name(self, base: str, task: str) -> str:
         """A free name for a generated artifact: the function's name if free, else the function

@@ -40,13 +40,20 @@ class Verifier:
             return Verdict(artifact, artifact.state, artifact.state_reason, results)
         if results.all_passed:
             return self._record(artifact, ArtifactState.VERIFIED, None, results)
-        return self._record(artifact, ArtifactState.QUARANTINED, results.failure_summary() or "failed its spec", results)
+        return self._record(
+            artifact, ArtifactState.QUARANTINED, results.failure_summary() or "failed its spec", results
+        )
 
-    def _record(self, artifact: Artifact, state: ArtifactState, reason: str | None,
-                results: TestResults | None) -> Verdict:
-        self.artifacts.set_state(artifact.id, state, reason,
-                                 test_results=results.to_dict() if results and results.all_passed else None,
-                                 quality_score=results.quality_score if results and results.all_passed else None)
+    def _record(
+        self, artifact: Artifact, state: ArtifactState, reason: str | None, results: TestResults | None
+    ) -> Verdict:
+        self.artifacts.set_state(
+            artifact.id,
+            state,
+            reason,
+            test_results=results.to_dict() if results and results.all_passed else None,
+            quality_score=results.quality_score if results and results.all_passed else None,
+        )
         artifact.state, artifact.state_reason = state, reason
         if results is not None and results.all_passed:
             artifact.test_results, artifact.quality_score = results.to_dict(), results.quality_score

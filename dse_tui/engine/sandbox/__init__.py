@@ -17,13 +17,19 @@ BACKENDS = ("bwrap", "native", "none")  # strongest first
 def _probe(name: str) -> Sandbox | str:
     """The backend ready to use, or why it is not (probed once per process)."""
     try:
+        sandbox: Sandbox
         if name == "bwrap":
-            from .bwrap import BwrapSandbox as backend
+            from .bwrap import BwrapSandbox
+
+            sandbox = BwrapSandbox()
         elif name == "native":
-            from .native import NativeSandbox as backend
+            from .native import NativeSandbox
+
+            sandbox = NativeSandbox()
         else:
-            from .unconfined import UnconfinedSandbox as backend
-        sandbox = backend()
+            from .unconfined import UnconfinedSandbox
+
+            sandbox = UnconfinedSandbox()
         check = sandbox.run("print('ok')", limits=Limits(timeout_s=10))
     except (ImportError, OSError, RuntimeError) as exc:  # RuntimeError: pyseccomp without libseccomp
         return f"{name} sandbox unavailable: {exc}"

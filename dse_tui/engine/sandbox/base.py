@@ -73,16 +73,24 @@ class Sandbox:
         raise NotImplementedError
 
     def run(
-        self, source: str, stdin: bytes = b"", limits: Limits = Limits(), extra_fds: Sequence[int] = ()
+        self, source: str, stdin: bytes = b"", limits: Limits | None = None, extra_fds: Sequence[int] = ()
     ) -> SandboxResult:
         """extra_fds are inherited under the same numbers (e.g. a memfd for a result channel)."""
+        limits = limits or Limits()
         workdir = tempfile.mkdtemp(prefix=workdir_prefix())
         LIVE.add_workdir(workdir)
         try:
             if self.drops_root and os.geteuid() == 0:
                 os.chown(workdir, NOBODY, NOBODY)
-            return supervise(self._launch(source, limits, workdir), cwd=workdir, env=minimal_env(workdir),
-                             stdin=stdin, limits=limits, extra_fds=extra_fds, backend=self.name)
+            return supervise(
+                self._launch(source, limits, workdir),
+                cwd=workdir,
+                env=minimal_env(workdir),
+                stdin=stdin,
+                limits=limits,
+                extra_fds=extra_fds,
+                backend=self.name,
+            )
         finally:
             LIVE.remove_workdir(workdir)
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import os
 import shutil
 
-from .base import Sandbox
 from .accounting import WRAPPER
+from .base import Sandbox
 from .environment import ETC_FILES, NOBODY, SYSTEM_DIRS, interpreter, python_prefixes
 from .limits import prlimit_argv
 from .model import Limits
@@ -72,20 +72,30 @@ class BwrapSandbox(Sandbox):
 
     def _launch(self, source: str, limits: Limits, workdir: str) -> Launch:
         argv = [
-            self._bwrap, "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
-            "--unshare-cgroup-try", "--die-with-parent", "--new-session",
+            self._bwrap,
+            "--unshare-ipc",
+            "--unshare-pid",
+            "--unshare-net",
+            "--unshare-uts",
+            "--unshare-cgroup-try",
+            "--die-with-parent",
+            "--new-session",
             # bwrap's own init stays the namespace's pid 1, not the code (--as-pid-1): as root, the
             # code switches to uid 65534 below, and the monitor (uid 0, no capabilities left) may
             # then not signal it, so the death signal it should get when DSE dies never arrives.
             # The init keeps uid 0; its death takes the whole namespace along. CPU and memory
             # still add up: init reaps the code, the monitor reaps init, we reap the monitor.
-            *self._binds, "--bind", workdir, workdir, "--chdir", workdir,
+            *self._binds,
+            "--bind",
+            workdir,
+            workdir,
+            "--chdir",
+            workdir,
         ]
         inner = prlimit_argv(self._prlimit, limits)  # inside: NPROC on bwrap itself breaks it
-        if self._as_root:
+        if self._setpriv is not None:  # we are root
             argv += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
-            inner += [self._setpriv, f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups",
-                      "--no-new-privs", "--"]
+            inner += [self._setpriv, f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "--no-new-privs", "--"]
         else:
             argv += ["--unshare-user", "--uid", str(NOBODY), "--gid", str(NOBODY), "--disable-userns"]
         info_read, info_write = os.pipe()  # bwrap reports its PID namespace's init here
@@ -99,5 +109,11 @@ class BwrapSandbox(Sandbox):
             fds.append(program)
         account = os.memfd_create("dse-account", 0)  # the code's rusage, from accounting.WRAPPER
         code = [interpreter(), "-I", "-S", "-c", WRAPPER, str(account), source]
-        return Launch([*argv, "--", *inner, *code], pass_fds=[*fds, account], owned_fds=fds,
-                      info_fd=info_read, exit_128_means_signal=True, account_fd=account)
+        return Launch(
+            [*argv, "--", *inner, *code],
+            pass_fds=[*fds, account],
+            owned_fds=fds,
+            info_fd=info_read,
+            exit_128_means_signal=True,
+            account_fd=account,
+        )

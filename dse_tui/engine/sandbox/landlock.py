@@ -8,6 +8,7 @@ import os
 import stat
 import struct
 from collections.abc import Iterable
+from typing import Any
 
 # asm-generic numbers, identical on x86_64, aarch64 and arm.
 _SYS_CREATE_RULESET, _SYS_ADD_RULE, _SYS_RESTRICT_SELF = 444, 445, 446
@@ -25,7 +26,8 @@ _libc = ctypes.CDLL(None, use_errno=True)
 _libc.syscall.restype = ctypes.c_long
 
 
-def _syscall(number: int, *args: int | ctypes.c_char_p | None) -> int:
+def _syscall(number: int, *args: Any) -> int:
+    """args: ints (passed as longs) or ctypes buffers and pointers."""
     result = _libc.syscall(ctypes.c_long(number), *(ctypes.c_long(a) if isinstance(a, int) else a for a in args))
     if result < 0:
         err = ctypes.get_errno()
@@ -64,7 +66,11 @@ def create_ruleset(
     attr = ctypes.create_string_buffer(struct.pack("=QQQ", fs, net, scoped)[:size], size)
     ruleset = _syscall(_SYS_CREATE_RULESET, attr, size, 0)
     try:
-        for paths, rights in ((read_only, READ_ONLY), (read_write, fs & ~EXECUTE), (read_write_files, fs & _FILE_RIGHTS & ~EXECUTE)):
+        for paths, rights in (
+            (read_only, READ_ONLY),
+            (read_write, fs & ~EXECUTE),
+            (read_write_files, fs & _FILE_RIGHTS & ~EXECUTE),
+        ):
             for path in paths:
                 _allow(ruleset, path, rights & fs)
     except BaseException:

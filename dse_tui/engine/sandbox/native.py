@@ -8,9 +8,9 @@ import os
 
 from . import landlock
 from .base import Sandbox
-from .model import Limits
 from .environment import ETC_FILES, SYSTEM_DIRS, interpreter, python_argv, python_prefixes, reachable_by_others
 from .limits import apply_rlimits
+from .model import Limits
 from .privileges import drop_to_nobody
 from .runner import Launch
 

@@ -61,16 +61,32 @@ def supervise(
         return SandboxResult(None, None, b"", b"", 0.0, 0.0, 0.0, "interrupted", backend)
     try:
         proc = subprocess.Popen(
-            launch.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            cwd=cwd, env=env, start_new_session=True, close_fds=True,
-            pass_fds=(*launch.pass_fds, *extra_fds), preexec_fn=launch.preexec_fn,
+            launch.argv,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=cwd,
+            env=env,
+            start_new_session=True,
+            close_fds=True,
+            pass_fds=(*launch.pass_fds, *extra_fds),
+            preexec_fn=launch.preexec_fn,
         )
     except (OSError, subprocess.SubprocessError) as exc:
         namespace.close()
         if launch.account_fd is not None:
             os.close(launch.account_fd)
-        return SandboxResult(None, None, b"", f"sandbox failed to start: {exc}".encode(),
-                             (time.monotonic() - started) * 1000, 0.0, 0.0, "error", backend)
+        return SandboxResult(
+            None,
+            None,
+            b"",
+            f"sandbox failed to start: {exc}".encode(),
+            (time.monotonic() - started) * 1000,
+            0.0,
+            0.0,
+            "error",
+            backend,
+        )
     finally:
         for fd in launch.owned_fds:
             os.close(fd)
@@ -127,6 +143,7 @@ def supervise(
 
 def _pump(proc: subprocess.Popen, stdin: bytes, output: _Output, namespace: _Namespace, deadline: float) -> str:
     """Until the leader exits: write stdin, read stdout/stderr. Returns why it stopped."""
+    assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None  # all three are pipes
     pidfd = os.pidfd_open(proc.pid)
     sel = selectors.DefaultSelector()
     try:
@@ -154,7 +171,7 @@ def _pump(proc: subprocess.Popen, stdin: bytes, output: _Output, namespace: _Nam
                     continue
                 if key.fileobj is proc.stdin:
                     try:
-                        pending = pending[os.write(proc.stdin.fileno(), pending[:_CHUNK]):]
+                        pending = pending[os.write(proc.stdin.fileno(), pending[:_CHUNK]) :]
                     except BrokenPipeError:
                         pending = pending[:0]
                     if not pending:
@@ -263,6 +280,7 @@ class _Namespace:
 
     def read_info(self) -> bool:
         """Read bwrap's report; at its end (False) hold the init by a pidfd, race-free."""
+        assert self.info_fd is not None
         data = os.read(self.info_fd, 4096)
         if data:
             self._info += data
@@ -319,7 +337,7 @@ class _Output:
 
     def drain(self, proc: subprocess.Popen, deadline: float) -> None:
         """Collect what is left in the pipes once every writer is dead (bounded in time)."""
-        streams = [s for s in (proc.stdout, proc.stderr) if not s.closed]
+        streams = [s for s in (proc.stdout, proc.stderr) if s is not None and not s.closed]
         with selectors.DefaultSelector() as sel:
             for stream in streams:
                 sel.register(stream, selectors.EVENT_READ)

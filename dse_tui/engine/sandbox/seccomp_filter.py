@@ -16,17 +16,43 @@ _EPERM = sc.ERRNO(errno.EPERM)
 # Never useful to a stdlib-only program, each a known way out or a large kernel attack surface.
 _DENIED = (
     # other processes' memory and signals that bypass the pid checks below
-    "ptrace", "process_vm_readv", "process_vm_writev", "pidfd_send_signal", "pidfd_getfd",
-    "rt_sigqueueinfo", "rt_tgsigqueueinfo",
+    "ptrace",
+    "process_vm_readv",
+    "process_vm_writev",
+    "pidfd_send_signal",
+    "pidfd_getfd",
+    "rt_sigqueueinfo",
+    "rt_tgsigqueueinfo",
     # every socket family: no network, no netlink/packet, no connecting to host unix sockets
     # (socketpair stays allowed, asyncio and multiprocessing use it)
     "socket",
     # namespaces, mounts, file handles, kernel facilities
-    "unshare", "setns", "mount", "umount2", "pivot_root", "chroot",
-    "open_by_handle_at", "name_to_handle_at", "bpf", "perf_event_open", "userfaultfd",
-    "keyctl", "add_key", "request_key", "io_uring_setup", "io_uring_enter", "io_uring_register",
-    "kexec_load", "kexec_file_load", "init_module", "finit_module", "delete_module",
-    "swapon", "swapoff", "reboot", "acct",
+    "unshare",
+    "setns",
+    "mount",
+    "umount2",
+    "pivot_root",
+    "chroot",
+    "open_by_handle_at",
+    "name_to_handle_at",
+    "bpf",
+    "perf_event_open",
+    "userfaultfd",
+    "keyctl",
+    "add_key",
+    "request_key",
+    "io_uring_setup",
+    "io_uring_enter",
+    "io_uring_register",
+    "kexec_load",
+    "kexec_file_load",
+    "init_module",
+    "finit_module",
+    "delete_module",
+    "swapon",
+    "swapoff",
+    "reboot",
+    "acct",
 )
 # Leaving the process group would escape the kill at the end of a run.
 _GROUP_ESCAPES = ("setsid", "setpgid")
@@ -84,10 +110,11 @@ _ARCH_OFFSET, _NR_OFFSET = 4, 0
 _ARG0_LOW = 16 if sys.byteorder == "little" else 20  # low 32 bits: pid_t is an int
 
 
-def _assemble(program: list[tuple]) -> tuple[bytes, dict[str, int]]:
+def _assemble(program: list[tuple | str]) -> tuple[bytes, dict[str, int]]:
     """Instructions are (op, k) or (op, k, true_label, false_label); a label is a str
     element of the list. Returns the BPF and each label's instruction index."""
-    labels, code = {}, []
+    labels: dict[str, int] = {}
+    code: list[tuple] = []
     for item in program:
         if isinstance(item, str):
             labels[item] = len(code)
@@ -107,27 +134,29 @@ class SignalGuard:
 
     def __init__(self, parent_pid: int) -> None:
         nr = {name: sc.resolve_syscall(sc.Arch.NATIVE, name) for name in ("kill", "tkill", "tgkill")}
-        program, labels = _assemble([
-            (_LD_ABS, _ARCH_OFFSET),
-            (_JEQ, sc.system_arch(), 0, "allow"),  # foreign arch: the hardening filter kills
-            (_LD_ABS, _NR_OFFSET),
-            (_JEQ, nr["kill"], "kill", 0),
-            (_JEQ, nr["tkill"], "thread", 0),
-            (_JEQ, nr["tgkill"], "thread", "allow"),
-            "kill",
-            (_LD_ABS, _ARG0_LOW),
-            (_JEQ, parent_pid, "deny", 0),
-            (_JSET, 0x80000000, 0, "allow"),
-            "own_group",
-            (_JEQ, 0, "allow", "deny"),  # k patched to -pgid in the child
-            "thread",
-            (_LD_ABS, _ARG0_LOW),
-            (_JEQ, parent_pid, "deny", "allow"),
-            "deny",
-            (_RET, _EPERM),
-            "allow",
-            (_RET, sc.ALLOW),
-        ])
+        program, labels = _assemble(
+            [
+                (_LD_ABS, _ARCH_OFFSET),
+                (_JEQ, sc.system_arch(), 0, "allow"),  # foreign arch: the hardening filter kills
+                (_LD_ABS, _NR_OFFSET),
+                (_JEQ, nr["kill"], "kill", 0),
+                (_JEQ, nr["tkill"], "thread", 0),
+                (_JEQ, nr["tgkill"], "thread", "allow"),
+                "kill",
+                (_LD_ABS, _ARG0_LOW),
+                (_JEQ, parent_pid, "deny", 0),
+                (_JSET, 0x80000000, 0, "allow"),
+                "own_group",
+                (_JEQ, 0, "allow", "deny"),  # k patched to -pgid in the child
+                "thread",
+                (_LD_ABS, _ARG0_LOW),
+                (_JEQ, parent_pid, "deny", "allow"),
+                "deny",
+                (_RET, _EPERM),
+                "allow",
+                (_RET, sc.ALLOW),
+            ]
+        )
         self._program = program
         self._pgid_offset = labels["own_group"] * 8 + 4
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from .base import Sandbox
-from .model import Limits
 from .environment import python_argv
 from .limits import apply_rlimits
+from .model import Limits
 from .runner import Launch
 
 

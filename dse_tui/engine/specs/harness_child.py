@@ -29,7 +29,7 @@ def _emit(nonce, event):
     line = nonce + " " + repr(event) + "\n"
     data = line.encode("utf-8", "backslashreplace")
     while data:
-        data = data[os.write(_OUT_FD, data):]
+        data = data[os.write(_OUT_FD, data) :]
 
 
 def _short(value):
@@ -93,7 +93,7 @@ def _deep_equal(actual, expected):
             return math.isclose(actual, expected, rel_tol=1e-9, abs_tol=1e-12)
         return False
     if isinstance(actual, (list, tuple)) and isinstance(expected, (list, tuple)):
-        return len(actual) == len(expected) and all(_deep_equal(a, e) for a, e in zip(actual, expected))
+        return len(actual) == len(expected) and all(_deep_equal(a, e) for a, e in zip(actual, expected, strict=True))
     if isinstance(actual, dict) and isinstance(expected, dict):
         return actual.keys() == expected.keys() and all(_deep_equal(actual[k], expected[k]) for k in actual)
     if isinstance(actual, (set, frozenset)) and isinstance(expected, list):
@@ -105,10 +105,16 @@ def _deep_equal(actual, expected):
 
 
 def _compare(op, actual, limit):
-    return {">=": actual >= limit, "<=": actual <= limit, ">": actual > limit, "<": actual < limit, "==": actual == limit}[op]
+    return {
+        ">=": actual >= limit,
+        "<=": actual <= limit,
+        ">": actual > limit,
+        "<": actual < limit,
+        "==": actual == limit,
+    }[op]
 
 
-_SOURCES = {}  # filename -> source text, so failure messages can quote the line
+_SOURCES: dict = {}  # filename -> source text, so failure messages can quote the line
 
 
 def _where(exc, filenames=("<artifact>", "<tests>")):
@@ -175,7 +181,10 @@ def _check(then, result, error, elapsed, line_count):
         cond = then["confidence"]
         value = result.get("confidence") if isinstance(result, dict) else getattr(result, "confidence", None)
         if not isinstance(value, (int, float)) or isinstance(value, bool):
-            return "expected result['confidence'] %s %g, but the result has no numeric confidence" % (cond["op"], cond["value"])
+            return "expected result['confidence'] %s %g, but the result has no numeric confidence" % (
+                cond["op"],
+                cond["value"],
+            )
         if not _compare(cond["op"], value, cond["value"]):
             return "expected confidence %s %g, got %g" % (cond["op"], cond["value"], value)
     if "execution_time" in then:
@@ -229,7 +238,10 @@ def _run_tests(tests, namespace, fn):
         return None, elapsed
     if isinstance(error, AssertionError):
         detail = str(error)
-        return "assertion failed%s%s" % (_where(error, ("<tests>",)), (": " + detail[:_REPR_LIMIT]) if detail else ""), elapsed
+        return "assertion failed%s%s" % (
+            _where(error, ("<tests>",)),
+            (": " + detail[:_REPR_LIMIT]) if detail else "",
+        ), elapsed
     return "tests raised " + _describe_exc(error), elapsed
 
 
@@ -250,8 +262,17 @@ def _spec_mode(nonce, payload):
         result, error, elapsed, printed = _call(fn, behavior["given"])
         message = _check(behavior["then"], result, error, elapsed, line_count)
         all_passed = all_passed and message is None
-        _emit(nonce, {"event": "behavior", "name": behavior["name"], "passed": message is None,
-                      "message": message, "time_ms": elapsed, "result": _short(result) if error is None else None})
+        _emit(
+            nonce,
+            {
+                "event": "behavior",
+                "name": behavior["name"],
+                "passed": message is None,
+                "message": message,
+                "time_ms": elapsed,
+                "result": _short(result) if error is None else None,
+            },
+        )
     if payload.get("tests"):
         _emit(nonce, {"event": "start", "name": "tests"})
         message, elapsed = _run_tests(payload["tests"], namespace, fn)
@@ -297,16 +318,37 @@ def _call_mode(nonce, payload):
     try:
         _, fn, _ = _load(payload["code"], payload["function"])
     except BaseException as exc:
-        _emit(nonce, {"event": "result", "ok": False, "error": _describe_exc(exc), "time_ms": 0.0, "peak_mb": _peak_mb()})
+        _emit(
+            nonce, {"event": "result", "ok": False, "error": _describe_exc(exc), "time_ms": 0.0, "peak_mb": _peak_mb()}
+        )
         return
     result, error, elapsed, printed = _call(fn, payload.get("inputs") or {})
     if error is not None:
-        _emit(nonce, {"event": "result", "ok": False, "error": _describe_exc(error), "time_ms": elapsed,
-                      "stdout": printed[-4000:], "peak_mb": _peak_mb()})
+        _emit(
+            nonce,
+            {
+                "event": "result",
+                "ok": False,
+                "error": _describe_exc(error),
+                "time_ms": elapsed,
+                "stdout": printed[-4000:],
+                "peak_mb": _peak_mb(),
+            },
+        )
     else:
-        _emit(nonce, {"event": "result", "ok": True, "value": _jsonable(result), "repr": _short(result),
-                      "type": type(result).__name__, "time_ms": elapsed, "stdout": printed[-4000:],
-                      "peak_mb": _peak_mb()})
+        _emit(
+            nonce,
+            {
+                "event": "result",
+                "ok": True,
+                "value": _jsonable(result),
+                "repr": _short(result),
+                "type": type(result).__name__,
+                "time_ms": elapsed,
+                "stdout": printed[-4000:],
+                "peak_mb": _peak_mb(),
+            },
+        )
 
 
 def main():

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 WEIGHTS = {"pass_rate": 0.4, "coverage": 0.3, "performance": 0.2, "robustness": 0.1}
 

@@ -10,13 +10,14 @@ from __future__ import annotations
 import ast
 import marshal
 import secrets
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-from dse_tui.engine.specs import quality
 from dse_tui.engine.sandbox import Limits, Sandbox, SandboxResult
+from dse_tui.engine.specs import quality
 from dse_tui.engine.specs.spec import Spec
 
 SPEC_LIMITS = Limits(timeout_s=15.0, cpu_s=15, memory_mb=1024)
@@ -26,7 +27,9 @@ CALL_LIMITS = Limits(timeout_s=10.0, cpu_s=10, memory_mb=1024)
 # The child runs the same interpreter as we do, so the harness travels compiled: the bootstrap
 # reads its marshalled code object from stdin (the payload follows), sparing every sandboxed
 # call the compilation of the harness source.
-BOOTSTRAP = "import marshal,sys;_in=sys.stdin.buffer;exec(marshal.loads(_in.read(int.from_bytes(_in.read(4),'little'))))"
+BOOTSTRAP = (
+    "import marshal,sys;_in=sys.stdin.buffer;exec(marshal.loads(_in.read(int.from_bytes(_in.read(4),'little'))))"
+)
 
 
 @lru_cache(maxsize=1)
@@ -96,7 +99,7 @@ def _parse_events(stdout: bytes, nonce: str) -> list[dict[str, Any]]:
     for raw in stdout.decode("utf-8", "replace").splitlines():
         if raw.startswith(prefix):
             try:
-                event = ast.literal_eval(raw[len(prefix):])
+                event = ast.literal_eval(raw[len(prefix) :])
             except (ValueError, SyntaxError, MemoryError, RecursionError):
                 continue
             if isinstance(event, dict):
@@ -154,7 +157,9 @@ def run_spec(
             b = by_name.get(event["name"])
             if b is None:
                 continue
-            check = CheckResult(b.name, bool(event["passed"]), event.get("message"), event.get("time_ms"), b.probe, b.time_limit_ms)
+            check = CheckResult(
+                b.name, bool(event["passed"]), event.get("message"), event.get("time_ms"), b.probe, b.time_limit_ms
+            )
             checks.append(check)
             running = None
             if on_check:
@@ -175,19 +180,25 @@ def run_spec(
     if not done and error is None:
         error = _ended_reason(run, limits)
         if running is not None:
-            checks.append(CheckResult(running, False, error, None, by_name[running].probe if running in by_name else False))
+            checks.append(
+                CheckResult(running, False, error, None, by_name[running].probe if running in by_name else False)
+            )
     # Whatever never ran counts as failed, so a crash can never raise the pass rate.
     reported = {c.name for c in checks}
     for b in spec.behaviors:
         if b.name not in reported:
-            checks.append(CheckResult(b.name, False, f"not run: {error}" if error else "not run", None, b.probe, b.time_limit_ms))
+            checks.append(
+                CheckResult(b.name, False, f"not run: {error}" if error else "not run", None, b.probe, b.time_limit_ms)
+            )
     if spec.tests and "tests" not in reported:
         checks.append(CheckResult("tests", False, f"not run: {error}" if error else "not run", None))
     total = spec.check_count
     passed = sum(c.passed for c in checks)
     pass_rate = passed / total if total else 0.0
     all_passed = passed == total and error is None
-    performance = quality.performance_score((c.time_ms, c.limit_ms) for c in checks if c.passed and c.time_ms is not None)
+    performance = quality.performance_score(
+        (c.time_ms, c.limit_ms) for c in checks if c.passed and c.time_ms is not None
+    )
     robustness = quality.robustness_score(c.passed for c in checks if c.probe)
     if not all_passed:
         cov = 0.0
@@ -223,7 +234,9 @@ class CallResult:
     sandbox: str = ""
 
 
-def call_function(code: str, function: str, inputs: dict[str, Any], sandbox: Sandbox, *, limits: Limits = CALL_LIMITS) -> CallResult:
+def call_function(
+    code: str, function: str, inputs: dict[str, Any], sandbox: Sandbox, *, limits: Limits = CALL_LIMITS
+) -> CallResult:
     """Call `function(**inputs)` from `code` once, in the sandbox."""
     nonce = secrets.token_hex(16)
     payload = {"nonce": nonce, "mode": "call", "code": code, "function": function, "inputs": inputs}
@@ -231,15 +244,18 @@ def call_function(code: str, function: str, inputs: dict[str, Any], sandbox: San
     events = [e for e in _parse_events(run.stdout, nonce) if e.get("event") == "result"]
     event = events[-1] if events else {}
     peak_mb = event.get("peak_mb") or run.peak_memory_mb
-    common = dict(wall_ms=round(run.wall_ms, 2), cpu_ms=round(run.cpu_ms, 2), memory_mb=round(peak_mb, 2), sandbox=run.backend)
+    wall, cpu, memory = round(run.wall_ms, 2), round(run.cpu_ms, 2), round(peak_mb, 2)
     if not events:
-        return CallResult(False, None, None, _ended_reason(run, limits), 0.0, **common)
+        return CallResult(False, None, None, _ended_reason(run, limits), 0.0, wall, cpu, memory, sandbox=run.backend)
     return CallResult(
         ok=bool(event["ok"]),
         value=event.get("value"),
         repr=event.get("repr"),
         error=event.get("error"),
         execution_time_ms=round(float(event.get("time_ms") or 0.0), 3),
+        wall_ms=wall,
+        cpu_ms=cpu,
+        memory_mb=memory,
         stdout=event.get("stdout", ""),
-        **common,
+        sandbox=run.backend,
     )

@@ -26,7 +26,6 @@ from dse_tui.engine.limits import (
 )
 from dse_tui.engine.validation import check_name, check_text
 
-
 TOP_KEYS = {"function", "description", "behaviors", "tests", "tags", "name", "type"}
 BEHAVIOR_KEYS = {"behavior", "given", "then", "probe"}
 THEN_KEYS = {
@@ -127,16 +126,21 @@ class _BoundedLoader(yaml.SafeLoader):
         self._depth = 0
         self._nodes = 0
 
-    def compose_node(self, parent, index):  # type: ignore[override]
+    def compose_node(self, parent, index):
         self._depth += 1
         self._nodes += 1
         try:
             if self._depth > MAX_YAML_DEPTH or self._nodes > MAX_YAML_NODES:
                 mark = self.peek_event().start_mark
-                what = (f"nested more than {MAX_YAML_DEPTH} levels deep" if self._depth > MAX_YAML_DEPTH
-                        else f"more than {MAX_YAML_NODES} values")
-                raise SpecError(f"{self.origin}: line {mark.line + 1}: the spec has {what}; the limit is "
-                                f"{MAX_YAML_DEPTH if self._depth > MAX_YAML_DEPTH else MAX_YAML_NODES}")
+                what = (
+                    f"nested more than {MAX_YAML_DEPTH} levels deep"
+                    if self._depth > MAX_YAML_DEPTH
+                    else f"more than {MAX_YAML_NODES} values"
+                )
+                raise SpecError(
+                    f"{self.origin}: line {mark.line + 1}: the spec has {what}; the limit is "
+                    f"{MAX_YAML_DEPTH if self._depth > MAX_YAML_DEPTH else MAX_YAML_NODES}"
+                )
             return super().compose_node(parent, index)
         finally:
             self._depth -= 1
@@ -178,8 +182,10 @@ def parse_spec(text: str, origin: str = "<spec>") -> Spec:
         # one pass: the node tree locates errors, the same nodes give the data
         root = loader.get_single_node()
         if root is not None and expanded_size(root, MAX_YAML_NODES) > MAX_YAML_NODES:
-            raise SpecError(f"{origin}: the spec expands to more than {MAX_YAML_NODES} values through YAML "
-                            f"aliases (&anchor and *reference); the limit is {MAX_YAML_NODES}")
+            raise SpecError(
+                f"{origin}: the spec expands to more than {MAX_YAML_NODES} values through YAML "
+                f"aliases (&anchor and *reference); the limit is {MAX_YAML_NODES}"
+            )
         data = loader.construct_document(root) if root is not None else None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
@@ -249,7 +255,9 @@ class _Validator:
             self.fail((), "a spec must be a mapping with 'function', 'description' and 'behaviors'")
             return None
         for key in sorted(set(map(str, data)) - TOP_KEYS):
-            self.fail((key,), f"unknown key '{key}' ({_did_you_mean(key, TOP_KEYS)}allowed: {', '.join(sorted(TOP_KEYS))})")
+            self.fail(
+                (key,), f"unknown key '{key}' ({_did_you_mean(key, TOP_KEYS)}allowed: {', '.join(sorted(TOP_KEYS))})"
+            )
         function = data.get("function")
         if not isinstance(function, str) or not _IDENT_RE.match(function):
             self.fail(("function",), "'function' must name the entry function, e.g. function: sort_list")
@@ -257,7 +265,9 @@ class _Validator:
         if not isinstance(description, str) or not description.strip():
             self.fail(("description",), "'description' must be a non-empty string")
         elif len(description) > MAX_DESCRIPTION_CHARS:
-            self.fail(("description",), f"description is {len(description)} characters; the limit is {MAX_DESCRIPTION_CHARS}")
+            self.fail(
+                ("description",), f"description is {len(description)} characters; the limit is {MAX_DESCRIPTION_CHARS}"
+            )
         else:
             self._attempt(self.text, ("description",), description)
         tests = data.get("tests")
@@ -312,6 +322,7 @@ class _Validator:
             seen.add(b.name)
         if self.problems:
             return None
+        assert isinstance(function, str)  # or a problem was recorded above
         return Spec(
             function=function,
             description=description.strip(),
@@ -336,8 +347,10 @@ class _Validator:
         if not isinstance(raw, dict):
             raise self.fail(path, "each behaviour must be a mapping with 'behavior', 'given' and 'then'")
         for key in sorted(set(map(str, raw)) - BEHAVIOR_KEYS):
-            self.fail(path + (key,), f"unknown key '{key}' ({_did_you_mean(key, BEHAVIOR_KEYS)}allowed: "
-                                     f"{', '.join(sorted(BEHAVIOR_KEYS))})")
+            self.fail(
+                path + (key,),
+                f"unknown key '{key}' ({_did_you_mean(key, BEHAVIOR_KEYS)}allowed: {', '.join(sorted(BEHAVIOR_KEYS))})",
+            )
         name = raw.get("behavior")
         if not isinstance(name, str) or not name.strip():
             raise self.fail(path + ("behavior",), "'behavior' must name the behaviour")
@@ -366,8 +379,10 @@ class _Validator:
 
     def expectation(self, path: tuple, key: str, value: Any) -> Any:
         if key not in THEN_KEYS:
-            raise self.fail(path, f"unknown expectation '{key}' ({_did_you_mean(key, THEN_KEYS)}allowed: "
-                                  f"{', '.join(sorted(THEN_KEYS))})")
+            raise self.fail(
+                path,
+                f"unknown expectation '{key}' ({_did_you_mean(key, THEN_KEYS)}allowed: {', '.join(sorted(THEN_KEYS))})",
+            )
         if key == "result_equals":
             return self.plain(path, value)
         if key == "result_contains":
@@ -416,7 +431,9 @@ class _Validator:
                 self.plain(path, v)
             return value
         hint = " (quote it: '2024-03-15')" if type(value).__name__ in ("date", "datetime") else ""
-        raise self.fail(path, f"values must be plain YAML (numbers, strings, lists, mappings), not {type(value).__name__}{hint}")
+        raise self.fail(
+            path, f"values must be plain YAML (numbers, strings, lists, mappings), not {type(value).__name__}{hint}"
+        )
 
     def _comparison(self, path: tuple, key: str, value: Any, default_op: str) -> Comparison:
         if isinstance(value, (int, float)) and not isinstance(value, bool):

@@ -4,6 +4,7 @@
 the engine's worker thread. The SDK's retries are off (max_retries=0): the
 ladder decides what to do after a failure, and must learn of it at once.
 """
+
 from __future__ import annotations
 
 import os
@@ -34,12 +35,12 @@ class AnthropicProvider(Provider):
             if self._sdk_client is None:
                 import anthropic
 
-                self._sdk_client = anthropic.Anthropic(
-                    api_key=self.api_key, base_url=self.base_url, max_retries=0
-                )
+                self._sdk_client = anthropic.Anthropic(api_key=self.api_key, base_url=self.base_url, max_retries=0)
             return self._sdk_client
 
-    def complete(self, messages: list[Message], *, model, temperature, max_tokens, timeout_s, cancel=None) -> Completion:
+    def complete(
+        self, messages: list[Message], *, model, temperature, max_tokens, timeout_s, cancel=None
+    ) -> Completion:
         if not self.api_key:
             raise self.error("unavailable", "no Anthropic API key (set ANTHROPIC_API_KEY)")
         system = "\n\n".join(m.content for m in messages if m.role == "system")
@@ -84,7 +85,7 @@ class AnthropicProvider(Provider):
         texts = [getattr(b, "text", None) for b in content if getattr(b, "type", None) == "text"]
         if any(not isinstance(t, str) for t in texts):
             raise self.error("malformed", f"reply for {model!r} has a text block without text")
-        return "".join(texts), in_tok, out_tok
+        return "".join(t for t in texts if isinstance(t, str)), in_tok, out_tok
 
     def _map(self, exc: Exception, model: str) -> ProviderError:
         import anthropic

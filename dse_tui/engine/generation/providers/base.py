@@ -4,6 +4,7 @@ Nothing here imports an LLM SDK: the engine must stay cheap to import
 (anthropic alone costs ~1.9 s), so each provider imports its SDK inside its
 own methods.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -124,11 +125,15 @@ def complete_tier(
     never sends one, whatever the caller's schedule says.
     """
     temp = tier.temperature if temperature is dataclasses.MISSING or tier.temperature is None else temperature
+    assert temp is None or isinstance(temp, (int, float))
     started = time.perf_counter()
     done = provider.complete(
-        messages, model=tier.model, temperature=temp, max_tokens=tier.max_tokens, timeout_s=tier.timeout_s, cancel=cancel
+        messages,
+        model=tier.model,
+        temperature=temp,
+        max_tokens=tier.max_tokens,
+        timeout_s=tier.timeout_s,
+        cancel=cancel,
     )
     latency = done.latency_ms or (time.perf_counter() - started) * 1000
-    return dataclasses.replace(
-        done, cost_usd=price(tier, done.input_tokens, done.output_tokens), latency_ms=latency
-    )
+    return dataclasses.replace(done, cost_usd=price(tier, done.input_tokens, done.output_tokens), latency_ms=latency)

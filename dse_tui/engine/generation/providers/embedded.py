@@ -9,6 +9,7 @@ Whether the tier really works is known only by running it: `probe()` generates o
 in the worker and remembers the verdict per llama.cpp build, model file, worker command and
 CPU, so `dse models` does not load a model every time.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -45,9 +46,14 @@ def packaged_ggufs(package: str = GGUF_PACKAGE) -> dict[str, Path]:
 class EmbeddedProvider(Provider):
     name = "embedded"
 
-    def __init__(self, model_path: str | None = None, model: str | None = None,
-                 n_ctx: int = 2048, n_threads: int | None = None,
-                 worker_command: Sequence[str] | None = None):
+    def __init__(
+        self,
+        model_path: str | None = None,
+        model: str | None = None,
+        n_ctx: int = 2048,
+        n_threads: int | None = None,
+        worker_command: Sequence[str] | None = None,
+    ):
         """`worker_command` replaces the worker program (tests run crashing stand-ins)."""
         self.model_path = model_path
         self.model = model or DEFAULT_MODEL
@@ -98,29 +104,45 @@ class EmbeddedProvider(Provider):
             return known["ok"], known["reason"]
         started = time.perf_counter()
         try:
-            self._generate(path, [Message("user", "Say OK.")], temperature=0.0, max_tokens=1,
-                           timeout_s=PROBE_TIMEOUT_S, cancel=None)
+            self._generate(
+                path,
+                [Message("user", "Say OK.")],
+                temperature=0.0,
+                max_tokens=1,
+                timeout_s=PROBE_TIMEOUT_S,
+                cancel=None,
+            )
         except ProviderError as exc:
             if exc.kind in ("timeout", "cancelled"):
                 return False, f"the one-token probe did not finish: {exc.message}"  # a busy machine: not kept
             verdict = {"ok": False, "reason": f"a one-token probe failed: {exc.message}"}
         else:
-            verdict = {"ok": True, "reason": f"embedded {path.name}: a one-token probe ran in "
-                                             f"{(time.perf_counter() - started) * 1000:.0f} ms"}
+            verdict = {
+                "ok": True,
+                "reason": f"embedded {path.name}: a one-token probe ran in "
+                f"{(time.perf_counter() - started) * 1000:.0f} ms",
+            }
         probe_cache().put(key, verdict)
-        return verdict["ok"], verdict["reason"]
+        return bool(verdict["ok"]), str(verdict["reason"])
 
     def _probe_key(self, path: Path) -> str:
         return probe_key(self.command, path)
 
-    def complete(self, messages: list[Message], *, model, temperature, max_tokens, timeout_s, cancel=None) -> Completion:
+    def complete(
+        self, messages: list[Message], *, model, temperature, max_tokens, timeout_s, cancel=None
+    ) -> Completion:
         path, reason = self._installed(model)
         if path is None:
             raise self.error("unknown_model" if "no GGUF" in reason else "unavailable", reason)
         started = time.perf_counter()
         text, input_tokens, output_tokens = self._generate(
-            path, messages, temperature=0.2 if temperature is None else temperature, max_tokens=max_tokens,
-            timeout_s=timeout_s, cancel=cancel)
+            path,
+            messages,
+            temperature=0.2 if temperature is None else temperature,
+            max_tokens=max_tokens,
+            timeout_s=timeout_s,
+            cancel=cancel,
+        )
         return Completion(
             text=text,
             input_tokens=input_tokens,
@@ -131,8 +153,16 @@ class EmbeddedProvider(Provider):
             provider=self.name,
         )
 
-    def _generate(self, path: Path, messages: list[Message], *, temperature: float, max_tokens: int,
-                  timeout_s: float, cancel: threading.Event | None) -> tuple[str, int, int]:
+    def _generate(
+        self,
+        path: Path,
+        messages: list[Message],
+        *,
+        temperature: float,
+        max_tokens: int,
+        timeout_s: float,
+        cancel: threading.Event | None,
+    ) -> tuple[str, int, int]:
         worker = worker_for(self.command, str(path), self.n_ctx, self.n_threads)
         pieces: list[str] = []
         started = time.monotonic()
@@ -140,13 +170,25 @@ class EmbeddedProvider(Provider):
             try:
                 worker.ensure_loaded(cancel)
                 reply = worker.request(
-                    {"op": "complete", "messages": [{"role": m.role, "content": m.content} for m in messages],
-                     "temperature": temperature, "max_tokens": max_tokens, "timeout_s": timeout_s},
-                    started + timeout_s + KILL_GRACE_S, cancel, pieces.append)
+                    {
+                        "op": "complete",
+                        "messages": [{"role": m.role, "content": m.content} for m in messages],
+                        "temperature": temperature,
+                        "max_tokens": max_tokens,
+                        "timeout_s": timeout_s,
+                    },
+                    started + timeout_s + KILL_GRACE_S,
+                    cancel,
+                    pieces.append,
+                )
             except WorkerCancelled:
-                raise self.error("cancelled", f"cancelled after {len(pieces)} tokens (the model's process was stopped)") from None
+                raise self.error(
+                    "cancelled", f"cancelled after {len(pieces)} tokens (the model's process was stopped)"
+                ) from None
             except WorkerTimeout:
-                raise self.error("timeout", f"generation exceeded {timeout_s:g} s (the model's process was stopped)") from None
+                raise self.error(
+                    "timeout", f"generation exceeded {timeout_s:g} s (the model's process was stopped)"
+                ) from None
             except WorkerDied as exc:
                 if exc.signal == signal.SIGILL:  # the build cannot run on this CPU: remember it
                     probe_cache().put(self._probe_key(path), {"ok": False, "reason": str(exc)})
@@ -155,7 +197,7 @@ class EmbeddedProvider(Provider):
                 raise self.error("unavailable", f"cannot load {path}: {exc}") from None
         event = reply.get("event")
         if event == "error":
-            kind = reply.get("kind") if reply.get("kind") in ("http", "malformed", "unavailable") else "malformed"
+            kind = str(reply.get("kind")) if reply.get("kind") in ("http", "malformed", "unavailable") else "malformed"
             raise self.error(kind, str(reply.get("message") or "the model's process reported an error"))
         if event != "done":
             raise self.error("malformed", f"unexpected reply from the model's process: {str(reply)[:120]}")
@@ -165,6 +207,7 @@ class EmbeddedProvider(Provider):
 
 
 # -- the probe's memory --------------------------------------------------------------------
+
 
 def _file_identity(path: Path) -> list:
     try:
@@ -182,7 +225,10 @@ def llama_build_identity() -> list:
     except importlib.metadata.PackageNotFoundError:
         return [None]
     libs = sorted(str(f) for f in files if ".so" in f.name or f.name.endswith((".dylib", ".dll")))
-    return [version, *[_file_identity(Path(importlib.metadata.distribution(LLAMA_PACKAGE).locate_file(f))) for f in libs]]
+    return [
+        version,
+        *[_file_identity(Path(str(importlib.metadata.distribution(LLAMA_PACKAGE).locate_file(f)))) for f in libs],
+    ]
 
 
 def cpu_identity() -> list:

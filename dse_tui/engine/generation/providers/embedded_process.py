@@ -50,7 +50,7 @@ def default_command() -> list[str]:
     return [sys.executable, "-m", "dse_tui.engine.generation.providers.embedded_worker"]
 
 
-_SIGNAL_WORDS = {
+_SIGNAL_WORDS: dict[signal.Signals, str] = {
     signal.SIGILL: "illegal instruction",
     signal.SIGSEGV: "segmentation fault",
     signal.SIGBUS: "bus error",
@@ -67,11 +67,13 @@ def describe_exit(returncode: int | None, stderr_tail: str) -> tuple[str, int | 
     if returncode is not None and returncode < 0:
         number = -returncode
         name = signal.Signals(number).name if number in signal.Signals._value2member_map_ else f"signal {number}"
-        words = _SIGNAL_WORDS.get(number, "")
+        words = _SIGNAL_WORDS.get(signal.Signals(number), "") if number in signal.Signals._value2member_map_ else ""
         text = f"the embedded model crashed ({name}{', ' + words if words else ''})"
         if number == signal.SIGILL:
-            text += ("; llama.cpp was built with instructions this CPU cannot run: rebuild it for this CPU with "
-                     "./install.sh (see `dse doctor`)")
+            text += (
+                "; llama.cpp was built with instructions this CPU cannot run: rebuild it for this CPU with "
+                "./install.sh (see `dse doctor`)"
+            )
         return text + detail, number
     return f"the embedded model's process exited with code {returncode}{detail}", None
 
@@ -107,15 +109,25 @@ class ModelWorker:
         env = {k: v for k, v in os.environ.items() if k not in _SECRET_ENV}
         # Its own session: a terminal's Ctrl-C or hang-up is DSE's to handle, and DSE ends it.
         # It never outlives DSE: it exits when its stdin closes.
-        self.proc = subprocess.Popen(self.command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, env=env, start_new_session=True, close_fds=True)
+        self.proc = subprocess.Popen(
+            self.command,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+            start_new_session=True,
+            close_fds=True,
+        )
         _live.add(self)
         self._buffer = b""
         self._stderr.clear()
         self._stderr_size = 0
         threading.Thread(target=self._drain_stderr, args=(self.proc,), name="embedded-stderr", daemon=True).start()
-        reply = self.request({"op": "load", "path": self.path, "n_ctx": self.n_ctx, "n_threads": self.n_threads},
-                             time.monotonic() + LOAD_TIMEOUT_S, cancel)
+        reply = self.request(
+            {"op": "load", "path": self.path, "n_ctx": self.n_ctx, "n_threads": self.n_threads},
+            time.monotonic() + LOAD_TIMEOUT_S,
+            cancel,
+        )
         if reply.get("event") != "loaded":
             self.kill()
             raise RuntimeError(reply.get("message") or f"the worker answered {reply!r} to load")
@@ -142,9 +154,10 @@ class ModelWorker:
                     pass
 
     def _drain_stderr(self, proc: subprocess.Popen) -> None:
-        while True:
+        fd = proc.stderr.fileno() if proc.stderr is not None else None
+        while fd is not None:
             try:
-                chunk = proc.stderr.read1(4096)
+                chunk = os.read(fd, 4096)
             except (OSError, ValueError):
                 return
             if not chunk:
@@ -159,8 +172,13 @@ class ModelWorker:
 
     # -- one request -----------------------------------------------------------------------
 
-    def request(self, message: dict, deadline: float, cancel: threading.Event | None,
-                on_delta: Callable[[str], None] | None = None) -> dict:
+    def request(
+        self,
+        message: dict,
+        deadline: float,
+        cancel: threading.Event | None,
+        on_delta: Callable[[str], None] | None = None,
+    ) -> dict:
         """Send `message`, pass streamed text to `on_delta`, return the closing reply.
         Cancel or the deadline kill the worker; its own death raises WorkerDied."""
         proc = self.proc
@@ -204,7 +222,7 @@ class ModelWorker:
             raise WorkerDied(f"the embedded model's process sent a frame of {size} bytes", None)
         if len(self._buffer) < 4 + size:
             return None
-        body, self._buffer = self._buffer[4:4 + size], self._buffer[4 + size:]
+        body, self._buffer = self._buffer[4 : 4 + size], self._buffer[4 + size :]
         try:
             frame = json.loads(body.decode("utf-8"))
         except (UnicodeDecodeError, ValueError):

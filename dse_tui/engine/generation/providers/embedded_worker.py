@@ -23,6 +23,7 @@ import struct
 import sys
 import threading
 import time
+from typing import Any
 
 MAX_FRAME = 64 * 2**20
 # a fenced python block that defines something and has been closed: a small model keeps
@@ -52,19 +53,20 @@ def encode_frame(message: dict) -> bytes:
 class Worker:
     def __init__(self, out_fd: int) -> None:
         self.out_fd = out_fd
-        self.llm = None
+        self.llm: Any = None  # llama_cpp.Llama once loaded
 
     def send(self, message: dict) -> None:
         data = encode_frame(message)
         while data:
-            data = data[os.write(self.out_fd, data):]
+            data = data[os.write(self.out_fd, data) :]
 
     def load(self, request: dict) -> None:
         from llama_cpp import Llama
 
         started = time.perf_counter()
-        self.llm = Llama(model_path=request["path"], n_ctx=int(request["n_ctx"]),
-                         n_threads=int(request["n_threads"]), verbose=False)
+        self.llm = Llama(
+            model_path=request["path"], n_ctx=int(request["n_ctx"]), n_threads=int(request["n_threads"]), verbose=False
+        )
         self.send({"event": "loaded", "ms": (time.perf_counter() - started) * 1000})
 
     def complete(self, request: dict) -> None:
@@ -114,8 +116,14 @@ class Worker:
             self.send({"event": "error", "kind": "malformed", "message": f"unexpected llama.cpp output: {exc}"})
             return
         output_tokens = len(pieces)  # one streamed chunk per token
-        self.send({"event": "done", "input_tokens": max(0, int(llm.n_tokens) - output_tokens),
-                   "output_tokens": output_tokens, "timed_out": timed_out})
+        self.send(
+            {
+                "event": "done",
+                "input_tokens": max(0, int(llm.n_tokens) - output_tokens),
+                "output_tokens": output_tokens,
+                "timed_out": timed_out,
+            }
+        )
 
 
 def main() -> None:

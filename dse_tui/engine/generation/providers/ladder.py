@@ -3,6 +3,7 @@
 Errors name the file and the key, e.g.
 `presets/models.yaml: tiers[2].timeout_s: expected a number > 0, got 'x'`.
 """
+
 from __future__ import annotations
 
 import os
@@ -16,8 +17,17 @@ from .registry import PROVIDER_NAMES, PROVIDER_OPTIONS
 
 PRESET_NAME = "models.yaml"
 _REPO_PRESET = Path(__file__).resolve().parents[4] / "presets" / PRESET_NAME
-_TIER_KEYS = {"name", "provider", "model", "temperature", "max_tokens", "timeout_s",
-              "price_in_per_mtok", "price_out_per_mtok", "options"}
+_TIER_KEYS = {
+    "name",
+    "provider",
+    "model",
+    "temperature",
+    "max_tokens",
+    "timeout_s",
+    "price_in_per_mtok",
+    "price_out_per_mtok",
+    "options",
+}
 _TOP_KEYS = {"tiers", "temperature_schedule", "max_attempts", "daily_budget_usd"}
 DEFAULT_DAILY_BUDGET_USD = 5.0
 
@@ -69,12 +79,15 @@ def user_path() -> Path:
     return Path(base) / "dse" / PRESET_NAME
 
 
-def load_ladder(path: str | os.PathLike | None = None, *, user: str | os.PathLike | None | bool = None) -> list[TierConfig]:
+def load_ladder(
+    path: str | os.PathLike | None = None, *, user: str | os.PathLike | None | bool = None
+) -> list[TierConfig]:
     return load_ladder_config(path, user=user).tiers
 
 
-def load_ladder_config(path: str | os.PathLike | None = None, *,
-                       user: str | os.PathLike | None | bool = None) -> Ladder:
+def load_ladder_config(
+    path: str | os.PathLike | None = None, *, user: str | os.PathLike | None | bool = None
+) -> Ladder:
     """Read the preset (or `path`), then overlay the user file if it exists.
 
     The user file uses the same layout; its tiers replace fields of preset
@@ -84,7 +97,7 @@ def load_ladder_config(path: str | os.PathLike | None = None, *,
     raw = _read(base_file)
     where = base_file
     if user is not False:
-        ufile = Path(user) if user not in (None, True) else user_path()
+        ufile = Path(user) if user is not None and user is not True else user_path()
         if ufile.is_file():
             raw = _overlay(raw, _read(ufile), ufile)
             where = ufile
@@ -150,7 +163,9 @@ def _validate(raw: dict, file) -> Ladder:
             raise LadderConfigError(f"{file}: {at}: expected a mapping")
         extra = set(t) - _TIER_KEYS
         if extra:
-            raise LadderConfigError(f"{file}: {at}.{sorted(extra)[0]}: unknown key (known: {', '.join(sorted(_TIER_KEYS))})")
+            raise LadderConfigError(
+                f"{file}: {at}.{sorted(extra)[0]}: unknown key (known: {', '.join(sorted(_TIER_KEYS))})"
+            )
         for key in ("name", "provider", "model", "temperature", "max_tokens", "timeout_s"):
             if key not in t:
                 raise LadderConfigError(f"{file}: {at}.{key}: missing")
@@ -162,7 +177,9 @@ def _validate(raw: dict, file) -> Ladder:
             raise LadderConfigError(f"{file}: {at}.name: duplicate tier name")
         seen.add(t["name"])
         if t["provider"] not in PROVIDER_NAMES:
-            raise LadderConfigError(f"{file}: {at}.provider: unknown provider {t['provider']!r} (known: {', '.join(PROVIDER_NAMES)})")
+            raise LadderConfigError(
+                f"{file}: {at}.provider: unknown provider {t['provider']!r} (known: {', '.join(PROVIDER_NAMES)})"
+            )
         temp = t["temperature"]
         if temp is not None:
             temp = float(_num(file, f"{at}.temperature", temp))
@@ -172,14 +189,21 @@ def _validate(raw: dict, file) -> Ladder:
         known = PROVIDER_OPTIONS[t["provider"]]
         for key in options:
             if key not in known:
-                raise LadderConfigError(f"{file}: {at}.options.{key}: not an option of {t['provider']} (known: {', '.join(known)})")
-        tiers.append(TierConfig(
-            name=t["name"], provider=t["provider"], model=t["model"], temperature=temp,
-            max_tokens=_num(file, f"{at}.max_tokens", t["max_tokens"], minimum=1, integer=True),
-            timeout_s=float(_num(file, f"{at}.timeout_s", t["timeout_s"], strict=True)),
-            price_in_per_mtok=float(_num(file, f"{at}.price_in_per_mtok", t.get("price_in_per_mtok", 0))),
-            price_out_per_mtok=float(_num(file, f"{at}.price_out_per_mtok", t.get("price_out_per_mtok", 0))),
-            options=dict(options),
-        ))
+                raise LadderConfigError(
+                    f"{file}: {at}.options.{key}: not an option of {t['provider']} (known: {', '.join(known)})"
+                )
+        tiers.append(
+            TierConfig(
+                name=t["name"],
+                provider=t["provider"],
+                model=t["model"],
+                temperature=temp,
+                max_tokens=_num(file, f"{at}.max_tokens", t["max_tokens"], minimum=1, integer=True),
+                timeout_s=float(_num(file, f"{at}.timeout_s", t["timeout_s"], strict=True)),
+                price_in_per_mtok=float(_num(file, f"{at}.price_in_per_mtok", t.get("price_in_per_mtok", 0))),
+                price_out_per_mtok=float(_num(file, f"{at}.price_out_per_mtok", t.get("price_out_per_mtok", 0))),
+                options=dict(options),
+            )
+        )
     daily = float(_num(file, "daily_budget_usd", raw.get("daily_budget_usd", DEFAULT_DAILY_BUDGET_USD)))
     return Ladder(tiers=tiers, temperature_schedule=schedule, max_attempts=max_attempts, daily_budget_usd=daily)

@@ -39,35 +39,84 @@ MARKER = "llama-build.json"  # under <venv>/share/dse: what install built, for `
 # all be listed, GGML option, compiler flags, a statement using the extension).
 X86: tuple[tuple[str, tuple[str, ...], str, str, str], ...] = (
     ("sse42", ("sse4_2",), "GGML_SSE42", "-msse4.2", "r = (int)_mm_crc32_u32((unsigned)r, (unsigned)n);"),
-    ("avx", ("avx",), "GGML_AVX", "-mavx",
-     "__m256 v = _mm256_set1_ps((float)n); v = _mm256_add_ps(v, v); r += (int)_mm256_cvtss_f32(v);"),
-    ("avx2", ("avx2",), "GGML_AVX2", "-mavx2",
-     "__m256i v = _mm256_set1_epi32(n); v = _mm256_add_epi32(v, v); r += _mm256_extract_epi32(v, 0);"),
-    ("fma", ("fma",), "GGML_FMA", "-mfma",
-     "__m256 v = _mm256_set1_ps((float)n); v = _mm256_fmadd_ps(v, v, v); r += (int)_mm256_cvtss_f32(v);"),
-    ("f16c", ("f16c",), "GGML_F16C", "-mf16c",
-     "__m128 v = _mm_cvtph_ps(_mm_set1_epi16((short)n)); r += (int)_mm_cvtss_f32(v);"),
+    (
+        "avx",
+        ("avx",),
+        "GGML_AVX",
+        "-mavx",
+        "__m256 v = _mm256_set1_ps((float)n); v = _mm256_add_ps(v, v); r += (int)_mm256_cvtss_f32(v);",
+    ),
+    (
+        "avx2",
+        ("avx2",),
+        "GGML_AVX2",
+        "-mavx2",
+        "__m256i v = _mm256_set1_epi32(n); v = _mm256_add_epi32(v, v); r += _mm256_extract_epi32(v, 0);",
+    ),
+    (
+        "fma",
+        ("fma",),
+        "GGML_FMA",
+        "-mfma",
+        "__m256 v = _mm256_set1_ps((float)n); v = _mm256_fmadd_ps(v, v, v); r += (int)_mm256_cvtss_f32(v);",
+    ),
+    (
+        "f16c",
+        ("f16c",),
+        "GGML_F16C",
+        "-mf16c",
+        "__m128 v = _mm_cvtph_ps(_mm_set1_epi16((short)n)); r += (int)_mm_cvtss_f32(v);",
+    ),
     ("bmi2", ("bmi2",), "GGML_BMI2", "-mbmi2", "r += (int)_pdep_u64((unsigned long long)n, 0x5555ULL);"),
-    ("avx_vnni", ("avx_vnni",), "GGML_AVX_VNNI", "-mavxvnni",
-     "__m256i v = _mm256_set1_epi32(n); v = _mm256_dpbusd_avx_epi32(v, v, v); r += _mm256_extract_epi32(v, 0);"),
-    ("avx512", ("avx512f", "avx512cd", "avx512vl", "avx512dq", "avx512bw"), "GGML_AVX512",
-     "-mavx512f -mavx512cd -mavx512vl -mavx512dq -mavx512bw",
-     "__m512i v = _mm512_set1_epi16((short)n); v = _mm512_add_epi16(v, v);"
-     " r += _mm_cvtsi128_si32(_mm512_castsi512_si128(v));"),
-    ("avx512_vbmi", ("avx512vbmi",), "GGML_AVX512_VBMI", "-mavx512f -mavx512vbmi",
-     "__m512i v = _mm512_set1_epi8((char)n); v = _mm512_permutexvar_epi8(v, v);"
-     " r += _mm_cvtsi128_si32(_mm512_castsi512_si128(v));"),
-    ("avx512_vnni", ("avx512_vnni",), "GGML_AVX512_VNNI", "-mavx512f -mavx512vnni",
-     "__m512i v = _mm512_set1_epi32(n); v = _mm512_dpbusd_epi32(v, v, v);"
-     " r += _mm_cvtsi128_si32(_mm512_castsi512_si128(v));"),
-    ("avx512_bf16", ("avx512_bf16",), "GGML_AVX512_BF16", "-mavx512f -mavx512bf16",
-     "__m512 f = _mm512_set1_ps((float)n); __m512bh b = _mm512_cvtne2ps_pbh(f, f);"
-     " f = _mm512_dpbf16_ps(f, b, b); r += (int)_mm512_reduce_add_ps(f);"),
+    (
+        "avx_vnni",
+        ("avx_vnni",),
+        "GGML_AVX_VNNI",
+        "-mavxvnni",
+        "__m256i v = _mm256_set1_epi32(n); v = _mm256_dpbusd_avx_epi32(v, v, v); r += _mm256_extract_epi32(v, 0);",
+    ),
+    (
+        "avx512",
+        ("avx512f", "avx512cd", "avx512vl", "avx512dq", "avx512bw"),
+        "GGML_AVX512",
+        "-mavx512f -mavx512cd -mavx512vl -mavx512dq -mavx512bw",
+        "__m512i v = _mm512_set1_epi16((short)n); v = _mm512_add_epi16(v, v);"
+        " r += _mm_cvtsi128_si32(_mm512_castsi512_si128(v));",
+    ),
+    (
+        "avx512_vbmi",
+        ("avx512vbmi",),
+        "GGML_AVX512_VBMI",
+        "-mavx512f -mavx512vbmi",
+        "__m512i v = _mm512_set1_epi8((char)n); v = _mm512_permutexvar_epi8(v, v);"
+        " r += _mm_cvtsi128_si32(_mm512_castsi512_si128(v));",
+    ),
+    (
+        "avx512_vnni",
+        ("avx512_vnni",),
+        "GGML_AVX512_VNNI",
+        "-mavx512f -mavx512vnni",
+        "__m512i v = _mm512_set1_epi32(n); v = _mm512_dpbusd_epi32(v, v, v);"
+        " r += _mm_cvtsi128_si32(_mm512_castsi512_si128(v));",
+    ),
+    (
+        "avx512_bf16",
+        ("avx512_bf16",),
+        "GGML_AVX512_BF16",
+        "-mavx512f -mavx512bf16",
+        "__m512 f = _mm512_set1_ps((float)n); __m512bh b = _mm512_cvtne2ps_pbh(f, f);"
+        " f = _mm512_dpbf16_ps(f, b, b); r += (int)_mm512_reduce_add_ps(f);",
+    ),
 )
 # An extension is only used on top of the ones it builds on (ggml's code paths assume so).
 X86_NEEDS = {
-    "avx2": ("avx",), "fma": ("avx",), "f16c": ("avx",), "avx_vnni": ("avx2",),
-    "avx512": ("avx2", "fma", "f16c"), "avx512_vbmi": ("avx512",), "avx512_vnni": ("avx512",),
+    "avx2": ("avx",),
+    "fma": ("avx",),
+    "f16c": ("avx",),
+    "avx_vnni": ("avx2",),
+    "avx512": ("avx2", "fma", "f16c"),
+    "avx512_vbmi": ("avx512",),
+    "avx512_vnni": ("avx512",),
     "avx512_bf16": ("avx512",),
 }
 # Never built, whatever the CPU says: AMX faults in VMs that advertise it.
@@ -75,14 +124,26 @@ X86_NEVER = ("GGML_AMX_TILE", "GGML_AMX_INT8", "GGML_AMX_BF16")
 
 # 64-bit ARM: (our name, /proc/cpuinfo Features that must all be listed, -march suffix, statement).
 ARM: tuple[tuple[str, tuple[str, ...], str, str], ...] = (
-    ("dotprod", ("asimddp",), "+dotprod",
-     "int8x16_t a = vdupq_n_s8((signed char)n); int32x4_t s = vdupq_n_s32(0); s = vdotq_s32(s, a, a);"
-     " r += vgetq_lane_s32(s, 0);"),
-    ("fp16", ("fphp", "asimdhp"), "+fp16",
-     "float16x8_t h = vdupq_n_f16((float16_t)n); h = vaddq_f16(h, h); r += (int)vgetq_lane_f16(h, 0);"),
-    ("i8mm", ("i8mm",), "+i8mm",
-     "int8x16_t a = vdupq_n_s8((signed char)n); int32x4_t s = vdupq_n_s32(0); s = vmmlaq_s32(s, a, a);"
-     " r += vgetq_lane_s32(s, 0);"),
+    (
+        "dotprod",
+        ("asimddp",),
+        "+dotprod",
+        "int8x16_t a = vdupq_n_s8((signed char)n); int32x4_t s = vdupq_n_s32(0); s = vdotq_s32(s, a, a);"
+        " r += vgetq_lane_s32(s, 0);",
+    ),
+    (
+        "fp16",
+        ("fphp", "asimdhp"),
+        "+fp16",
+        "float16x8_t h = vdupq_n_f16((float16_t)n); h = vaddq_f16(h, h); r += (int)vgetq_lane_f16(h, 0);",
+    ),
+    (
+        "i8mm",
+        ("i8mm",),
+        "+i8mm",
+        "int8x16_t a = vdupq_n_s8((signed char)n); int32x4_t s = vdupq_n_s32(0); s = vmmlaq_s32(s, a, a);"
+        " r += vgetq_lane_s32(s, 0);",
+    ),
 )
 
 Probe = Callable[[str, str], bool]  # (compiler flags, C statement) -> it compiled and ran here
@@ -173,8 +234,7 @@ def make_probe(kind: str, cc: str | None) -> Probe:
         with tempfile.TemporaryDirectory(prefix="dse-cpu-probe-") as tmp:
             c_file, binary = os.path.join(tmp, "probe.c"), os.path.join(tmp, "probe")
             Path(c_file).write_text(source, encoding="utf-8")
-            built = subprocess.run([cc, "-O0", *cflags.split(), c_file, "-o", binary],
-                                   capture_output=True, timeout=60)
+            built = subprocess.run([cc, "-O0", *cflags.split(), c_file, "-o", binary], capture_output=True, timeout=60)
             if built.returncode != 0:
                 return False
             try:
@@ -202,6 +262,7 @@ def detect(cpuinfo_path: str = "/proc/cpuinfo", machine: str | None = None) -> t
 
 
 # -- building and installing --------------------------------------------------------------
+
 
 def required_version(pyproject: Path) -> str:
     """The exact llama-cpp-python version the project pins (`llama-cpp-python==X`)."""
@@ -252,8 +313,24 @@ def install(python: str, pyproject: Path) -> int:
         wheels.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(prefix="dse-llama-build-", dir=wheels.parent) as tmp:
             env = {**os.environ, "CMAKE_ARGS": " ".join(args), "FORCE_CMAKE": "1"}
-            subprocess.run([python, "-m", "pip", "wheel", "-q", "--no-deps", "--no-cache-dir",
-                            "--no-binary", PACKAGE, f"{PACKAGE}=={version}", "-w", tmp], env=env, check=True)
+            subprocess.run(
+                [
+                    python,
+                    "-m",
+                    "pip",
+                    "wheel",
+                    "-q",
+                    "--no-deps",
+                    "--no-cache-dir",
+                    "--no-binary",
+                    PACKAGE,
+                    f"{PACKAGE}=={version}",
+                    "-w",
+                    tmp,
+                ],
+                env=env,
+                check=True,
+            )
             for wheel in Path(tmp).glob("llama_cpp_python-*.whl"):
                 os.replace(wheel, wheels / wheel.name)  # only a finished wheel enters the cache
         found = sorted(wheels.glob("llama_cpp_python-*.whl"))
@@ -265,8 +342,13 @@ def install(python: str, pyproject: Path) -> int:
     # its own requirements (numpy, jinja2, diskcache, typing-extensions) come with DSE's install
     share = Path(prefix) / "share" / "dse"
     share.mkdir(parents=True, exist_ok=True)
-    (share / MARKER).write_text(json.dumps({"key": key, "version": version, "machine": kind, "features": features,
-                                            "cmake_args": args}, indent=2) + "\n", encoding="utf-8")
+    (share / MARKER).write_text(
+        json.dumps(
+            {"key": key, "version": version, "machine": kind, "features": features, "cmake_args": args}, indent=2
+        )
+        + "\n",
+        encoding="utf-8",
+    )
     return 0
 
 

@@ -3,6 +3,7 @@
 The client is imported inside methods (import costs ~0.25 s). The module is
 not named `ollama.py` so it can never shadow the SDK.
 """
+
 from __future__ import annotations
 
 import json
@@ -47,7 +48,9 @@ class OllamaProvider(Provider):
             return True, f"ollama at {self.host} has {model}"
         return False, f"ollama at {self.host} has no model {model!r} (try `ollama pull {model}`)"
 
-    def complete(self, messages: list[Message], *, model, temperature, max_tokens, timeout_s, cancel=None) -> Completion:
+    def complete(
+        self, messages: list[Message], *, model, temperature, max_tokens, timeout_s, cancel=None
+    ) -> Completion:
         options: dict = {"num_predict": max_tokens}
         if temperature is not None:
             options["temperature"] = temperature
@@ -99,7 +102,16 @@ class OllamaProvider(Provider):
             return self.error("timeout", f"no reply from {self.host} within the timeout ({type(exc).__name__})")
         if isinstance(exc, (ConnectionError, httpx.ConnectError, httpx.NetworkError)):
             return self.error("unavailable", f"cannot connect to {self.host}")
-        if isinstance(exc, (json.JSONDecodeError, pydantic.ValidationError, httpx.RemoteProtocolError,
-                            httpx.DecodingError, TypeError, ValueError)):
+        if isinstance(
+            exc,
+            (
+                json.JSONDecodeError,
+                pydantic.ValidationError,
+                httpx.RemoteProtocolError,
+                httpx.DecodingError,
+                TypeError,
+                ValueError,
+            ),
+        ):
             return self.error("malformed", f"unreadable reply from {self.host}: {type(exc).__name__}: {exc}")
         return self.error("http", f"{type(exc).__name__}: {exc}")

@@ -1,4 +1,5 @@
 """Provider names -> classes. Importing this imports no SDK."""
+
 from __future__ import annotations
 
 from .base import Provider, TierConfig

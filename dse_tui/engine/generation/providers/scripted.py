@@ -4,6 +4,7 @@ Replies come from a list (str, or a ProviderError to raise) or from a
 callable `(messages, temperature, model) -> str` that may raise
 ProviderError. Every call is recorded so tests can assert on prompts.
 """
+
 from __future__ import annotations
 
 import threading
@@ -32,8 +33,9 @@ def estimate_tokens(text: str) -> int:
 
 
 class ScriptedProvider(Provider):
-    def __init__(self, replies: Script = (), *, name: str = "scripted",
-                 available: tuple[bool, str] = (True, "scripted")):
+    def __init__(
+        self, replies: Script = (), *, name: str = "scripted", available: tuple[bool, str] = (True, "scripted")
+    ):
         self.name = name
         self._fn = replies if callable(replies) else None
         self._queue = [] if callable(replies) else list(replies)
