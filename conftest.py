@@ -24,6 +24,7 @@ def _isolated_environment(tmp_path_factory, monkeypatch, _session_cache):
     monkeypatch.setenv("DSE_HOME", str(home))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "config"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(_session_cache))
+    monkeypatch.setenv("DSE_TEST_PROVIDERS", "1")  # the scripted provider, for models.yaml files tests write
     monkeypatch.setenv("OLLAMA_HOST", "http://127.0.0.1:9")  # discard port: nothing listens
     monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
     monkeypatch.delenv("DSE_MODELS_FILE", raising=False)

@@ -1,3 +1,3 @@
-from dse_tui.cli import main
+from dse_tui.launcher import main
 
 raise SystemExit(main())

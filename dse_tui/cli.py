@@ -492,27 +492,32 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
 }
 
 
-def main(argv: list[str] | None = None) -> int:
-    from dse_tui.engine.errors import BadInput, DSEError, NotFound
-
-    parser = build_parser()
+def parse(argv: list[str] | None = None) -> argparse.Namespace | int:
+    """The parsed command line, or the exit code of a usage error (already reported)."""
     try:
-        args = parser.parse_args(argv)
+        return build_parser().parse_args(argv)
     except UsageError as exc:
         from dse_tui.engine.display import visible
 
         sys.stderr.write(f"dse: error: {visible(str(exc), one_line=True)}\n")
         return EXIT_BAD
-    if args.command is None:
-        from dse_tui.terminal_guard import run_guarded
 
-        def tui() -> int:
-            from dse_tui.app import run_app
 
-            return run_app(home=args.home)
+def main(argv: list[str] | None = None) -> int:
+    """Run a command (the launcher opens the TUI when there is none)."""
+    args = parse(argv)
+    if isinstance(args, int):
+        return args
+    return run(args)
 
-        return run_guarded(tui)
+
+def run(args: argparse.Namespace) -> int:
     from dse_tui.engine import shutdown
+    from dse_tui.engine.errors import BadInput, DSEError, NotFound
+
+    if args.command is None:  # `dse` alone opens the TUI (dse_tui.launcher); here there is only help
+        build_parser().print_help()
+        return EXIT_OK
     from dse_tui.store.errors import StoreError
 
     shutdown.install_cli_handlers()

@@ -448,3 +448,12 @@ def test_embedded_smollm2_writes_a_function():
         provider.complete(messages, model=fast.model, temperature=0.2, max_tokens=400, timeout_s=120, cancel=cancel)
     assert info.value.kind == "cancelled" and "cancelled after 0 tokens" in str(info.value)
     assert time.perf_counter() - started < 20
+
+
+def test_the_scripted_provider_is_for_tests_only(tmp_path, monkeypatch):
+    spec = "tiers:\n  - {name: fast, provider: scripted, model: m, temperature: 0.2, max_tokens: 10, timeout_s: 1}\n"
+    path = write(tmp_path, spec)
+    assert load_ladder(path, user=False)[0].provider == "scripted"  # the suite registers it
+    monkeypatch.delenv("DSE_TEST_PROVIDERS")
+    with pytest.raises(LadderConfigError, match="unknown provider 'scripted' .known: embedded, ollama, anthropic"):
+        load_ladder(path, user=False)

@@ -81,7 +81,7 @@ class Terminal:
         return bytes(self.output[self.output.rfind(ALT_ON):])
 
 
-RUN_DSE = "from dse_tui.cli import main; raise SystemExit(main([]))"
+RUN_DSE = "from dse_tui.launcher import main; raise SystemExit(main([]))"
 
 
 @pytest.fixture

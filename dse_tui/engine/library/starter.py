@@ -156,22 +156,28 @@ class StarterImport:
 
 
 def build(out: Path | None = None) -> Path:
-    """Test and embed every preset in a scratch home, and write their proofs and vectors."""
+    """Test and embed every preset in a scratch store, and write their proofs and vectors."""
     import tempfile
 
-    from dse_tui.engine.facade import Engine
+    from dse_tui.engine.sandbox import select_sandbox
+
+    from .embedder import get_embedder
 
     out = out or shipped_path()
-    home = tempfile.mkdtemp(prefix="dse-starter-build-")
-    engine = Engine(home)
+    scratch = Path(tempfile.mkdtemp(prefix="dse-starter-build-"))
+    embedder, sandbox, events = get_embedder(scratch / "cache"), select_sandbox(), EventBus()
+    db = Database(scratch / "dse.db")
     try:
+        artifacts, vectors = ArtifactRepository(db), VectorIndex(db)
+        vectors.use_model(embedder.name, embedder.dim)
+        catalog = Catalog(db, artifacts, vectors, embedder.embed_one, lambda: sandbox, events)
         entries: dict[str, Any] = {}
         for code_path, spec_path in starter_library():
             code, spec_text = code_path.read_text(encoding="utf-8"), spec_path.read_text(encoding="utf-8")
-            artifact = engine.store_artifact(
+            artifact = catalog.store(
                 code, load_spec_file(str(spec_path)), name=code_path.stem, provenance={"source": "starter"}
             )
-            vector = engine.embedder.embed_one(embed_text(artifact)).astype("<f4")
+            vector = embedder.embed_one(embed_text(artifact)).astype("<f4")
             entries[code_path.stem] = {
                 "code_sha256": digest(code),
                 "spec_sha256": digest(spec_text),
@@ -180,10 +186,10 @@ def build(out: Path | None = None) -> Path:
                 "vector": base64.b64encode(vector.tobytes()).decode("ascii"),
             }
             print(f"{code_path.stem}: quality {artifact.quality_score:.2f}", file=sys.stderr)
-        data = {"embedding_model": engine.embedder.name, "dim": engine.embedder.dim, "artifacts": entries}
+        data = {"embedding_model": embedder.name, "dim": embedder.dim, "artifacts": entries}
         out.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     finally:
-        engine.close()
+        db.close()
     return out
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from dse_tui.engine.errors import BadInput
 
 from .base import TierConfig
-from .registry import PROVIDER_NAMES, PROVIDER_OPTIONS
+from .registry import PROVIDER_OPTIONS, provider_names
 
 PRESET_NAME = "models.yaml"
 _REPO_PRESET = Path(__file__).resolve().parents[4] / "presets" / PRESET_NAME
@@ -176,9 +176,9 @@ def _validate(raw: dict, file) -> Ladder:
         if t["name"] in seen:
             raise LadderConfigError(f"{file}: {at}.name: duplicate tier name")
         seen.add(t["name"])
-        if t["provider"] not in PROVIDER_NAMES:
+        if t["provider"] not in provider_names():
             raise LadderConfigError(
-                f"{file}: {at}.provider: unknown provider {t['provider']!r} (known: {', '.join(PROVIDER_NAMES)})"
+                f"{file}: {at}.provider: unknown provider {t['provider']!r} (known: {', '.join(provider_names())})"
             )
         temp = t["temperature"]
         if temp is not None:
