@@ -1,14 +1,24 @@
-"""Paper §6.2 re-run: 1000 review-analysis requests in varied wording, priced like a cloud model.
+"""Cost of a mixed workload with and without DSE, and how often reuse serves the wrong code.
 
     .venv/bin/python bench/cost_workload.py [--requests 1000] [--seed 7]
 
-Every request goes through the real ask path (search, spec check of a hit in
-the sandbox, else generation). The "LLM" is a scripted provider priced at the
-powerful tier's rates that writes correct code for the function it is asked
-for. "Without DSE" prices one call per request at the tokens actually used.
-A wrong hit is a served artifact that fails that request's spec: each served
-answer is re-checked independently. Near-miss tasks (same words, different
-behaviour) are in the pool on purpose. Prints one JSON line.
+Every request goes through the real ask path (search, the request's spec run on a hit in
+the sandbox, else generation). Each request carries its own spec: two examples drawn with
+values of their own from the task's reference implementation. The "LLM" is a scripted
+provider priced at the powerful tier's rates that writes correct code for the function
+it is asked for.
+
+What DSE never sees judges it: after each answer, the code served is compared with the
+task's reference implementation on ten fresh random inputs (in the sandbox, through a
+spec the system is never given). A served artifact that disagrees is a wrong hit. The
+pool holds near misses whose examples can overlap: ascending vs descending sort, reverse
+a list vs sort descending (half the reverse requests show an already sorted list, where
+both agree), prime vs not prime, Celsius to Fahrenheit vs back, a sentiment label vs a
+score. Confirmations (the request spec's strength against the code served, measured
+after the reply) are counted by verdict, and wrong hits among each.
+
+Without DSE: one call per request with a plain prompt, the task alone, priced at the same
+rates for the same reply. Prints one JSON line.
 """
 
 from __future__ import annotations
@@ -20,111 +30,114 @@ import re
 import sys
 import tempfile
 import time
+from collections import Counter
 from datetime import datetime, timezone
 
-from dse_tui.engine.generation.ask import AskSettings
 from dse_tui.engine.facade import Engine
+from dse_tui.engine.generation.ask import AskSettings
+from dse_tui.engine.generation.prompting import SYSTEM_PROMPT
 from dse_tui.engine.generation.providers import Ladder, ScriptedProvider, TierConfig, load_ladder
+from dse_tui.engine.generation.providers.scripted import estimate_tokens
+from dse_tui.engine.library.reuse import alias
+from dse_tui.engine.specs.judge import run_spec
 from dse_tui.engine.specs.spec import parse_spec
-from dse_tui.engine.specs.runner import run_spec
 
-TASKS = {
+
+def _prime(n: int) -> bool:
+    return n > 1 and all(n % d for d in range(2, int(n**0.5) + 1))
+
+
+def _ints(rng: random.Random) -> list[int]:
+    return [rng.randint(-20, 20) for _ in range(rng.randint(2, 6))]
+
+
+def _sorted_ints(rng: random.Random) -> list[int]:
+    return sorted(_ints(rng))
+
+
+POS, NEG = ("great", "love", "excellent", "good"), ("terrible", "awful", "bad", "broke")
+
+
+def _review(rng: random.Random) -> str:
+    words = rng.sample(POS, rng.randint(0, 2)) + rng.sample(NEG, rng.randint(0, 2)) + ["it", "arrived"]
+    rng.shuffle(words)
+    return " ".join(words)
+
+
+def _score(text: str) -> int:
+    words = text.lower().split()
+    return sum(w in POS for w in words) - sum(w in NEG for w in words)
+
+
+# name: phrasings, description, parameter, input generator (a request's examples),
+# reference implementation (the oracle), the code the scripted model writes.
+TASKS: dict[str, dict] = {
+    "sort_ascending": dict(
+        phrasings=["sort numbers from smallest to largest", "order a list of numbers ascending",
+                   "put these numbers in increasing order"],
+        description="Sort a list of numbers in ascending order", param="items", gen=_ints, ref=sorted,
+        code="def sort_ascending(items):\n    return sorted(items)\n"),
+    "sort_descending": dict(
+        phrasings=["sort numbers from largest to smallest", "order a list of numbers descending",
+                   "biggest numbers first"],
+        description="Sort a list of numbers in descending order", param="items", gen=_ints,
+        ref=lambda items: sorted(items, reverse=True),
+        code="def sort_descending(items):\n    return sorted(items, reverse=True)\n"),
+    "reverse_list": dict(
+        phrasings=["reverse a list", "flip the order of a list back to front", "list in reverse order"],
+        description="Return the items of a list in reverse order", param="items",
+        gen=lambda rng: _sorted_ints(rng) if rng.random() < 0.5 else _ints(rng),  # sorted: looks like sort desc
+        ref=lambda items: items[::-1], code="def reverse_list(items):\n    return items[::-1]\n"),
+    "is_prime": dict(
+        phrasings=["is this number prime", "check whether a number is a prime", "primality test"],
+        description="True if a number is prime", param="n", gen=lambda rng: rng.randint(0, 300), ref=_prime,
+        code="def is_prime(n):\n    return n > 1 and all(n % d for d in range(2, int(n ** 0.5) + 1))\n"),
+    "is_not_prime": dict(
+        phrasings=["is this number not a prime", "check that a number is not prime", "true unless the number is prime"],
+        description="True if a number is not prime", param="n", gen=lambda rng: rng.randint(0, 300),
+        ref=lambda n: not _prime(n),
+        code="def is_not_prime(n):\n    return not (n > 1 and all(n % d for d in range(2, int(n ** 0.5) + 1)))\n"),
+    "celsius_to_fahrenheit": dict(
+        phrasings=["convert celsius to fahrenheit", "temperature from C to F", "degrees celsius in fahrenheit"],
+        description="Convert a temperature in degrees Celsius to Fahrenheit", param="degrees",
+        gen=lambda rng: rng.randint(-40, 120), ref=lambda d: d * 9 / 5 + 32,
+        code="def celsius_to_fahrenheit(degrees):\n    return degrees * 9 / 5 + 32\n"),
+    "fahrenheit_to_celsius": dict(
+        phrasings=["convert fahrenheit to celsius", "temperature from F to C", "degrees fahrenheit in celsius"],
+        description="Convert a temperature in degrees Fahrenheit to Celsius", param="degrees",
+        gen=lambda rng: rng.randint(-40, 220), ref=lambda d: (d - 32) * 5 / 9,
+        code="def fahrenheit_to_celsius(degrees):\n    return (degrees - 32) * 5 / 9\n"),
     "review_sentiment": dict(
-        phrasings=["Classify the sentiment of a product review", "Is this customer review positive or negative?",
-                   "label a review as positive, negative or neutral", "tell me the mood of this review",
-                   "sentiment label for review text"],
-        description="Label a product review as positive, negative or neutral",
-        behaviors=[("positive review", {"text": "Great product, I love it"}, "positive"),
-                   ("negative review", {"text": "Terrible, it broke. Awful."}, "negative"),
-                   ("neutral review", {"text": "It arrived on Tuesday"}, "neutral")],
-        code='''POS = {"great", "love", "excellent", "good", "amazing"}
-NEG = {"terrible", "awful", "bad", "broke", "poor"}
-
-
-def review_sentiment(text):
-    words = [w.strip(".,!?").lower() for w in text.split()]
-    score = sum(w in POS for w in words) - sum(w in NEG for w in words)
-    return "positive" if score > 0 else "negative" if score < 0 else "neutral"
-'''),
-    "review_sentiment_score": dict(  # near miss of review_sentiment: same words, a number instead of a label
-        phrasings=["Score the sentiment of a product review from -1 to 1", "numeric sentiment score of a review",
-                   "how positive is this review, as a number"],
-        description="Score a product review's sentiment as a number between -1 and 1",
-        behaviors=[("positive review", {"text": "Great product, I love it"}, 1.0),
-                   ("negative review", {"text": "Terrible, it broke. Awful."}, -1.0),
-                   ("neutral review", {"text": "It arrived on Tuesday"}, 0.0)],
-        code='''POS = {"great", "love", "excellent", "good", "amazing"}
-NEG = {"terrible", "awful", "bad", "broke", "poor"}
-
-
-def review_sentiment_score(text):
-    words = [w.strip(".,!?").lower() for w in text.split()]
-    hits = [1 for w in words if w in POS] + [-1 for w in words if w in NEG]
-    return max(-1.0, min(1.0, sum(hits) / 2)) if hits else 0.0
-'''),
-    "star_rating": dict(
-        phrasings=["Extract the star rating from a review", "what star rating did the reviewer give",
-                   "find the N/5 rating in review text", "get the number of stars from a review"],
-        description="Extract the star rating (1-5) written as 'N/5' or 'N out of 5' from a review, or None",
-        behaviors=[("slash form", {"text": "Solid. 4/5"}, 4), ("words form", {"text": "I give it 2 out of 5"}, 2),
-                   ("no rating", {"text": "No idea"}, None)],
-        code='''import re
-
-
-def star_rating(text):
-    match = re.search(r"([1-5])\\s*(?:/|out of)\\s*5", text)
-    return int(match.group(1)) if match else None
-'''),
-    "mentions_refund": dict(
-        phrasings=["Does the review ask for a refund?", "detect refund requests in reviews",
-                   "check whether a customer mentions getting their money back"],
-        description="True if a review mentions a refund or money back",
-        behaviors=[("refund", {"text": "I want a refund now"}, True), ("money back", {"text": "Give me my money back"}, True),
-                   ("happy", {"text": "Works fine"}, False)],
-        code='''def mentions_refund(text):
-    lowered = text.lower()
-    return "refund" in lowered or "money back" in lowered
-'''),
-    "review_word_count": dict(
-        phrasings=["Count the words in a review", "how many words does this review have", "review length in words"],
-        description="Count the words in a review",
-        behaviors=[("three words", {"text": "good value overall"}, 3), ("empty review", {"text": ""}, 0),
-                   ("extra spaces", {"text": "  a   b "}, 2)],
-        code='''def review_word_count(text):
-    return len(text.split())
-'''),
-    "pros_and_cons": dict(
-        phrasings=["Split a review into pros and cons", "extract the plus and minus points of a review",
-                   "list pros (+) and cons (-) from review lines"],
-        description="Collect review lines starting with '+' as pros and '-' as cons",
-        behaviors=[("both", {"text": "+ cheap\n- loud\n+ light"}, {"pros": ["cheap", "light"], "cons": ["loud"]}),
-                   ("none", {"text": "meh"}, {"pros": [], "cons": []})],
-        code='''def pros_and_cons(text):
-    pros, cons = [], []
-    for line in text.splitlines():
-        line = line.strip()
-        if line.startswith("+"):
-            pros.append(line[1:].strip())
-        elif line.startswith("-"):
-            cons.append(line[1:].strip())
-    return {"pros": pros, "cons": cons}
-'''),
-    "exclamation_intensity": dict(
-        phrasings=["How excited is the reviewer: count exclamation marks", "count the ! in a review"],
-        description="Count the exclamation marks in a review",
-        behaviors=[("three", {"text": "Wow!! Great!"}, 3), ("none", {"text": "ok."}, 0)],
-        code='''def exclamation_intensity(text):
-    return text.count("!")
-'''),
+        phrasings=["classify the sentiment of a product review", "is this review positive or negative",
+                   "sentiment label for a review"],
+        description="Label a product review as positive, negative or neutral", param="text", gen=_review,
+        ref=lambda t: "positive" if _score(t) > 0 else "negative" if _score(t) < 0 else "neutral",
+        code=f"POS, NEG = {POS!r}, {NEG!r}\n\n\ndef review_sentiment(text):\n    words = text.lower().split()\n"
+             "    score = sum(w in POS for w in words) - sum(w in NEG for w in words)\n"
+             "    return 'positive' if score > 0 else 'negative' if score < 0 else 'neutral'\n"),
+    "review_sentiment_score": dict(
+        phrasings=["score the sentiment of a review as a number", "how positive is this review, as a number",
+                   "numeric sentiment of a review"],
+        description="Score a product review: positive words minus negative words", param="text", gen=_review,
+        ref=_score,
+        code=f"POS, NEG = {POS!r}, {NEG!r}\n\n\ndef review_sentiment_score(text):\n    words = text.lower().split()\n"
+             "    return sum(w in POS for w in words) - sum(w in NEG for w in words)\n"),
 }
 
 
-def spec_text(name: str, task: dict) -> str:
-    behaviors = [{"behavior": b, "given": given, "then": {"result_equals": expected}} for b, given, expected in task["behaviors"]]
+def spec_for(name: str, task: dict, inputs: list) -> str:
+    behaviors = [
+        {"behavior": f"example {i}", "given": {task["param"]: x}, "then": {"result_equals": task["ref"](x)}}
+        for i, x in enumerate(inputs)
+    ]
     return json.dumps({"function": name, "description": task["description"], "behaviors": behaviors})  # JSON is YAML
 
 
-def scripted_llm():
+def fresh_inputs(task: dict, rng: random.Random, n: int) -> list:
+    return [task["gen"](rng) for _ in range(n)]
+
+
+def scripted_llm() -> ScriptedProvider:
     def reply(messages, temperature, model):
         wanted = re.search(r"Write `(\w+)` now", messages[-1].content).group(1)
         return f"Here is the function.\n```python\n{TASKS[wanted]['code']}```\n"
@@ -138,39 +151,54 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
     powerful = next(t for t in load_ladder(user=False) if t.name == "powerful")
-    tier = TierConfig(name="cloud", provider="scripted", model=powerful.model, temperature=None, max_tokens=1024, timeout_s=30,
-                      price_in_per_mtok=powerful.price_in_per_mtok, price_out_per_mtok=powerful.price_out_per_mtok)
+    tier = TierConfig(name="cloud", provider="scripted", model=powerful.model, temperature=None, max_tokens=1024,
+                      timeout_s=30, price_in_per_mtok=powerful.price_in_per_mtok,
+                      price_out_per_mtok=powerful.price_out_per_mtok)
     ladder = Ladder([tier], [], 2)
     llm = scripted_llm()
     engine = Engine(tempfile.mkdtemp(prefix="dse-cost-"))
     engine.embedder
-    specs = {name: parse_spec(spec_text(name, task), origin=name) for name, task in TASKS.items()}
-    rng = random.Random(args.seed)
+    rng, oracle_rng = random.Random(args.seed), random.Random(args.seed + 1)
     pool = [(name, phrase) for name, task in TASKS.items() for phrase in task["phrasings"]]
-    cost_per_call: dict[str, float] = {}
-    asked: list[str] = []
-    hits = wrong = rejected = 0
+    baseline = hits = wrong = rejected = 0.0
+    confirmations: Counter = Counter()
+    wrong_by_confirmation: Counter = Counter()
+    served_for: Counter = Counter()
     started = time.perf_counter()
     for i in range(args.requests):
         name, phrase = rng.choice(pool)
-        asked.append(name)
-        before = len(llm.calls)
-        result = engine.ask(phrase, specs[name], ladder=ladder, providers={"cloud": llm}, settings=AskSettings(daily_budget_usd=1e9))
+        task = TASKS[name]
+        spec = spec_for(name, task, fresh_inputs(task, rng, 2))
+        result = engine.ask(phrase, spec, ladder=ladder, providers={"cloud": llm},
+                            settings=AskSettings(daily_budget_usd=1e9))
         if result.artifact is None:
             print(json.dumps({"error": f"request {i} failed: {result.reason}"}))
             return 1
-        if len(llm.calls) > before:
-            cost_per_call[name] = result.cost_usd / (len(llm.calls) - before)
-        hits += result.reused
+        engine.confirm_pending()  # after the reply, as `dse ask` does
+        # without DSE: the task alone, one call, the same reply
+        reply_tokens = estimate_tokens(f"Here is the function.\n```python\n{task['code']}```\n")
+        baseline += (estimate_tokens(SYSTEM_PROMPT + phrase) * tier.price_in_per_mtok
+                     + reply_tokens * tier.price_out_per_mtok) / 1e6
         rejected += len(result.reuse_rejected)
-        # independent check: the served code must pass THIS request's spec
-        fn = result.artifact.function
-        code = result.artifact.content if fn == name else f"{result.artifact.content}\n{name} = {fn}\n"
-        wrong += not run_spec(code, specs[name], engine.sandbox, coverage=False).all_passed
-        print(f"\r{i + 1}/{args.requests} hits {hits} calls {len(llm.calls)}", end="", file=sys.stderr, flush=True)
+        if not result.reused:
+            continue
+        hits += 1
+        confirmation = result.confirmation
+        if confirmation == "pending":
+            known = engine.confirmation(parse_spec(spec).source, result.artifact.id)
+            confirmation = known.verdict if known else "pending"
+        confirmations[confirmation] += 1
+        # the oracle: ten fresh inputs, expectations from the reference implementation
+        oracle = parse_spec(spec_for(name, task, fresh_inputs(task, oracle_rng, 10)))
+        code = alias(result.artifact.content, result.artifact.function, name)
+        if not run_spec(code, oracle, engine.sandbox, coverage=False).all_passed:
+            wrong += 1
+            wrong_by_confirmation[confirmation] += 1
+            served_for[f"{result.artifact.function} for {name}"] += 1
+        print(f"\r{i + 1}/{args.requests} hits {int(hits)} wrong {int(wrong)} calls {len(llm.calls)}", end="",
+              file=sys.stderr, flush=True)
     print(file=sys.stderr)
     with_dse = engine.ledger.spent_since(datetime.fromtimestamp(0, timezone.utc))
-    without_dse = sum(cost_per_call[name] for name in asked)  # one priced call per request
     print(json.dumps({
         "bench": "cost_workload",
         "requests": args.requests,
@@ -178,11 +206,14 @@ def main() -> int:
         "phrasings": len(pool),
         "llm_calls": len(llm.calls),
         "hit_rate": round(hits / args.requests, 4),
-        "wrong_hits": wrong,
-        "reuse_candidates_rejected_by_spec": rejected,
-        "cost_without_dse_usd": round(without_dse, 6),
+        "wrong_hits_by_oracle": int(wrong),
+        "wrong_hits_served_as": dict(served_for),
+        "confirmations_of_hits": dict(confirmations),
+        "wrong_hits_by_confirmation": dict(wrong_by_confirmation),
+        "reuse_candidates_rejected_by_spec": int(rejected),
+        "cost_without_dse_usd": round(baseline, 6),
         "cost_with_dse_usd": round(with_dse, 6),
-        "cost_reduction": round(1 - with_dse / without_dse, 4) if without_dse else None,
+        "cost_reduction": round(1 - with_dse / baseline, 4) if baseline else None,
         "seconds": round(time.perf_counter() - started, 1),
     }))
     return 0

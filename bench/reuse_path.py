@@ -1,36 +1,50 @@
-"""The reuse path, end to end: query text -> embed -> search -> sandboxed run.
+"""The reuse path through the real Asker: task -> two embeddings and two searches -> the
+request's spec run on the best candidate -> transcript writes, as `dse ask` does it.
 
-    .venv/bin/python bench/reuse_path.py [--runs 100] [--sandbox auto|bwrap|native]
+    .venv/bin/python bench/reuse_path.py [--runs 100] [--sandbox all|bwrap|native]
 
-Uses a fresh home holding the starter library. Prints one JSON line per
-sandbox backend with p50/p95 of each stage and of the whole path.
+Uses a fresh home holding the verified starter library. Each request carries its own spec,
+written like a user would (two behaviours with values of its own, not the stored spec's).
+A run counts as wrong when the artifact served is not the one the request is about, or
+nothing was served. Prints one JSON line per backend and mode (cold: DSE_WARM=0).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import tempfile
 import time
 
 from dse_tui.engine.facade import Engine
+from dse_tui.engine.generation.providers import Ladder
 from dse_tui.engine.sandbox import available_sandboxes, select_sandbox
 
-# (query a user might type, inputs for the function it should find)
-QUERIES = [
-    ("order a list of numbers", "sort_list", {"items": [5, 3, 9, 1]}),
-    ("is this number prime", "is_prime", {"n": 97}),
-    ("turn a title into a url slug", "slugify", {"text": "Hello World, again!"}),
-    ("how many words are in this text", "word_count", {"text": "one two three"}),
-    ("is the year a leap year", "is_leap_year", {"year": 2024}),
-    ("check a credit card number with luhn", "luhn_check", {"number": "4539578763621486"}),
+# (task a user might type, the artifact that answers it, the user's own spec)
+REQUESTS = [
+    ("order a list of numbers", "sort_list", "sort_list", [({"items": [9, 4, 7]}, [4, 7, 9]), ({"items": []}, [])]),
+    ("is this number prime", "is_prime", "is_prime", [({"n": 89}, True), ({"n": 91}, False)]),
+    ("turn a title into a url slug", "slugify", "slugify", [({"text": "Big News Today"}, "big-news-today"),
+                                                            ({"text": "a  b"}, "a-b")]),
+    ("how many words are in this text", "word_count", "word_count", [({"text": "a b c d"}, 4), ({"text": ""}, 0)]),
+    ("is the year a leap year", "is_leap_year", "is_leap_year", [({"year": 1900}, False), ({"year": 2000}, True)]),
+    ("write a number in roman numerals", "to_roman", "to_roman", [({"number": 2024}, "MMXXIV"), ({"number": 4}, "IV")]),
 ]
 
 
+def spec_text(function: str, description: str, cases) -> str:
+    lines = [f"function: {function}", f"description: {description}", "behaviors:"]
+    for i, (given, expected) in enumerate(cases):
+        lines += [f"  - behavior: case {i}", f"    given: {json.dumps(given)}",
+                  f"    then: {{result_equals: {json.dumps(expected)}}}"]
+    return "\n".join(lines) + "\n"
+
+
 def pct(values: list[float], q: float) -> float:
-    values = sorted(values)
-    return round(values[min(len(values) - 1, int(q * len(values)))], 2)
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 2)
 
 
 def main() -> int:
@@ -43,35 +57,41 @@ def main() -> int:
     setup.ensure_starter_library()
     setup.run_jobs()  # verified, as a store in use is
     setup.close()
-    backends = [s for s in available_sandboxes() if s.name != "none"] if args.sandbox == "all" else [select_sandbox(args.sandbox)]
+    specs = [(task, expected, spec_text(function, task, cases)) for task, expected, function, cases in REQUESTS]
+    no_models = Ladder(tiers=[], temperature_schedule=[0.2], max_attempts=1)  # reuse or nothing
+    backends = (
+        [s for s in available_sandboxes() if s.name != "none"] if args.sandbox == "all" else [select_sandbox(args.sandbox)]
+    )
     for sandbox in backends:
-        engine = Engine(home, sandbox=sandbox)
-        engine.embedder
-        engine.find_similar("warm up", limit=1)
-        stages = {"embed": [], "search": [], "run": [], "total": []}
-        wrong = 0
-        for i in range(args.runs):
-            query, expected, inputs = QUERIES[i % len(QUERIES)]
-            t0 = time.perf_counter()
-            vector = engine.embedder.embed_one(query)
-            t1 = time.perf_counter()
-            hits = engine.finder.search(vector, 1, min_quality=0.5)
-            t2 = time.perf_counter()
-            outcome = engine.run(hits[0].artifact, inputs, source="reuse")
-            t3 = time.perf_counter()
-            wrong += hits[0].artifact.name != expected or not outcome.success
-            for key, value in zip(stages, (t1 - t0, t2 - t1, t3 - t2, t3 - t0)):
-                stages[key].append(value * 1000)
-        print(json.dumps({
-            "bench": "reuse_path",
-            "sandbox": sandbox.name,
-            "runs": args.runs,
-            "artifacts": engine.count_artifacts(),
-            **{f"{k}_p50_ms": round(statistics.median(v), 2) for k, v in stages.items()},
-            **{f"{k}_p95_ms": pct(v, 0.95) for k, v in stages.items()},
-            "wrong_or_failed": wrong,
-        }), flush=True)
-        engine.close()
+        for warm in (False, True):
+            os.environ["DSE_WARM"] = "1" if warm else "0"
+            engine = Engine(home, sandbox=sandbox)
+            engine.find_similar("warm up the embedder", limit=1)
+            for task, _, spec in specs:  # first asks: zygotes start, confirmations get queued and measured
+                engine.ask(task, spec, ladder=no_models, providers={})
+            engine.confirm_pending()
+            samples, wrong, confirmations = [], 0, {}
+            for i in range(args.runs):
+                task, expected, spec = specs[i % len(specs)]
+                started = time.perf_counter()
+                result = engine.ask(task, spec, ladder=no_models, providers={})
+                samples.append((time.perf_counter() - started) * 1000)
+                wrong += not result.reused or result.artifact.name != expected
+                confirmations[result.confirmation] = confirmations.get(result.confirmation, 0) + 1
+            print(json.dumps({
+                "bench": "reuse_path",
+                "path": "Engine.ask -> Asker -> Reuser.try_reuse",
+                "sandbox": sandbox.name,
+                "mode": "warm" if warm else "cold",
+                "runs": args.runs,
+                "artifacts": engine.count_artifacts(),
+                "p50_ms": round(statistics.median(samples), 2),
+                "p95_ms": pct(samples, 0.95),
+                "wrong_or_not_reused": wrong,
+                "confirmations": confirmations,
+            }), flush=True)
+            engine.close()
+        sandbox.pool.close()
     return 0
 
 

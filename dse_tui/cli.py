@@ -12,7 +12,8 @@ import json
 import os
 import signal
 import sys
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from dse_tui import __version__
 
@@ -30,7 +31,9 @@ class _Parser(argparse.ArgumentParser):
 
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="print machine-readable JSON")
-    parser.add_argument("--home", default=argparse.SUPPRESS, help="data directory (default: $DSE_HOME or the XDG data dir)")
+    parser.add_argument(
+        "--home", default=argparse.SUPPRESS, help="data directory (default: $DSE_HOME or the XDG data dir)"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -62,14 +65,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="run an artifact in the sandbox on JSON keyword arguments")
     p.add_argument("ref", metavar="NAME_OR_ID")
-    p.add_argument("--input", default="{}", help='keyword arguments as a JSON object, e.g. \'{"items": [3, 1]}\', '
-                   "or @FILE to read them from a file")
+    p.add_argument(
+        "--input",
+        default="{}",
+        help="keyword arguments as a JSON object, e.g. '{\"items\": [3, 1]}', or @FILE to read them from a file",
+    )
     _common(p)
 
     p = sub.add_parser("list", help="list stored artifacts")
     p.add_argument("--limit", type=int, default=50)
     p.add_argument("--offset", type=int, default=0)
     p.add_argument("--order", choices=["quality", "recent", "name", "usage"], default="name")
+    p.add_argument(
+        "--quarantined",
+        action="store_true",
+        help="only artifacts that failed re-verification (kept, never served), with why",
+    )
     _common(p)
 
     p = sub.add_parser("show", help="show one artifact: code, spec, test results, lineage")
@@ -77,9 +88,14 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
 
     p = sub.add_parser("doctor", help="which sandbox, embedder, LLM tiers and store are in use")
-    p.add_argument("--check", action="store_true",
-                   help="check the store file; if damaged, copy what is readable into a new file beside it")
-    p.add_argument("--replace", action="store_true", help="with --check: put the recovered copy in place of the damaged store")
+    p.add_argument(
+        "--check",
+        action="store_true",
+        help="check the store file; if damaged, copy what is readable into a new file beside it",
+    )
+    p.add_argument(
+        "--replace", action="store_true", help="with --check: put the recovered copy in place of the damaged store"
+    )
     _common(p)
 
     p = sub.add_parser("ask", help="reuse a tested artifact for TASK, or generate one up the model ladder")
@@ -134,6 +150,7 @@ def _open_engine(args: argparse.Namespace, *, starter: bool = True):
 
     engine = Engine(args.home)
     if starter:
+
         def progress(event) -> None:
             if sys.stderr.isatty():
                 sys.stderr.write(f"\rimporting starter library {event.done}/{event.total} ")
@@ -153,12 +170,20 @@ def cmd_add(args: argparse.Namespace) -> int:
 
     engine = _open_engine(args)
     try:
-        artifact = engine.add_files(args.code, args.spec, name=args.name, tags=_tags(args.tags),
-                                    new_version=args.new_version)
+        artifact = engine.add_files(
+            args.code, args.spec, name=args.name, tags=_tags(args.tags), new_version=args.new_version
+        )
     except SpecFailed as exc:
         failures = [c for c in exc.test_results["checks"] if not c["passed"]]
         if args.json:
-            _print_json({"stored": False, "error": str(exc).splitlines()[0], "failures": failures, "test_results": exc.test_results})
+            _print_json(
+                {
+                    "stored": False,
+                    "error": str(exc).splitlines()[0],
+                    "failures": failures,
+                    "test_results": exc.test_results,
+                }
+            )
         else:
             console = _console()
             console.print(f"[red]not stored[/]: {_e(str(exc).splitlines()[0])}")
@@ -181,7 +206,9 @@ def cmd_add(args: argparse.Namespace) -> int:
 
 def cmd_find(args: argparse.Namespace) -> int:
     engine = _open_engine(args)
-    matches = engine.find_similar(args.query, min_quality=args.min_quality, limit=args.limit, type=args.type, tags=_tags(args.tags) or None)
+    matches = engine.find_similar(
+        args.query, min_quality=args.min_quality, limit=args.limit, type=args.type, tags=_tags(args.tags) or None
+    )
     if args.json:
         _print_json([m.to_dict() for m in matches])
     else:
@@ -190,7 +217,9 @@ def cmd_find(args: argparse.Namespace) -> int:
         table = Table("similarity", "quality", "name", "description", "id")
         for m in matches:
             a = m.artifact
-            table.add_row(f"{m.similarity:.3f}", f"{a.quality_score:.2f}", _e(a.name), _e(a.description[:60]), a.id[:12])
+            table.add_row(
+                f"{m.similarity:.3f}", f"{a.quality_score:.2f}", _e(a.name), _e(a.description[:60]), a.id[:12]
+            )
         _console().print(table if matches else "nothing found")
     return EXIT_OK if matches else EXIT_NO
 
@@ -218,29 +247,58 @@ def cmd_run(args: argparse.Namespace) -> int:
         console = _console()
         if outcome.success:
             console.print(_v(outcome.call.repr), markup=False)
-            console.print(f"[dim]{outcome.call.execution_time_ms:.2f} ms in the function, {outcome.call.wall_ms:.1f} ms sandboxed, {outcome.call.memory_mb:.1f} MB[/]")
+            console.print(
+                f"[dim]{outcome.call.execution_time_ms:.2f} ms in the function, {outcome.call.wall_ms:.1f} ms sandboxed, {outcome.call.memory_mb:.1f} MB[/]"
+            )
         else:
             console.print(f"[red]failed[/]: {_e(outcome.call.error)}")
     return EXIT_OK if outcome.success else EXIT_NO
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from dse_tui.engine.library.find import summary
     from dse_tui.engine.errors import BadInput
+    from dse_tui.engine.library.find import summary
 
     if args.limit < 1 or args.offset < 0:
         raise BadInput("--limit must be at least 1 and --offset at least 0")
+    from dse_tui.store.records import ArtifactState
+
     engine = _open_engine(args)
-    artifacts = engine.list_artifacts(offset=args.offset, limit=args.limit, order=args.order)
+    states = [ArtifactState.QUARANTINED] if args.quarantined else None
+    artifacts = engine.list_artifacts(offset=args.offset, limit=args.limit, order=args.order, states=states)
     if args.json:
         _print_json([summary(a) for a in artifacts])
+    elif args.quarantined:
+        console = _console()
+        console.print(f"{engine.count_artifacts(states=states)} quarantined (kept, never served or run)", markup=False)
+        for a in artifacts:
+            console.print(f"{_v(a.name)} v{a.version}  {a.id[:12]}", markup=False)
+            for line in (a.state_reason or "failed re-verification").splitlines()[:5]:
+                console.print(f"  {_v(line)}", markup=False)
     else:
         from rich.table import Table
 
-        table = Table("name", "quality", "uses", "state", "description", "id", title=f"{engine.count_artifacts()} artifacts")
+        table = Table(
+            "name",
+            "quality",
+            "strength",
+            "uses",
+            "state",
+            "description",
+            "id",
+            title=f"{engine.count_artifacts()} artifacts",
+        )
         for a in artifacts:
-            table.add_row(_e(a.name), f"{a.quality_score:.2f}", str(a.usage_count), a.state.value, _e(a.description[:50]),
-                          a.id[:12])
+            strength = f"{a.strength:.2f}" if a.strength is not None else "-"
+            table.add_row(
+                _e(a.name),
+                f"{a.quality_score:.2f}",
+                strength,
+                str(a.usage_count),
+                a.state.value,
+                _e(a.description[:50]),
+                a.id[:12],
+            )
         _console().print(table)
     return EXIT_OK if artifacts else EXIT_NO
 
@@ -251,21 +309,37 @@ def cmd_show(args: argparse.Namespace) -> int:
     lineage = engine.lineage(artifact.id)
     edges = engine.lineage_edges(artifact.id)
     if args.json:
-        _print_json({**artifact.to_dict(), "lineage": [a.id for a in lineage],
-                     "edges": [{"child": e.child_id, "parent": e.parent_id, "kind": e.kind.value} for e in edges]})
+        _print_json(
+            {
+                **artifact.to_dict(),
+                "lineage": [a.id for a in lineage],
+                "edges": [{"child": e.child_id, "parent": e.parent_id, "kind": e.kind.value} for e in edges],
+            }
+        )
         return EXIT_OK
     from rich.syntax import Syntax
 
+    from dse_tui.engine.display import merit_text, split_text, strength_text, survivor_lines
+
     console = _console()
-    console.print(f"[bold]{_e(artifact.name)}[/] v{artifact.version}  {artifact.id}  quality {artifact.quality_score:.2f}  "
-                  f"used {artifact.usage_count}×  {artifact.state.value}")
+    console.print(
+        f"[bold]{_e(artifact.name)}[/] v{artifact.version}  {artifact.id}  quality {artifact.quality_score:.2f}  "
+        f"used {artifact.usage_count}×  {artifact.state.value}"
+    )
     if artifact.state_reason:
         console.print(f"  {_e(artifact.state_reason)}")
     console.print(_v(artifact.description), markup=False)
+    results = artifact.test_results
+    for line in filter(None, [split_text(results), strength_text(results, artifact.strength)]):
+        console.print(line, markup=False)
+    for mutant in survivor_lines(results):
+        console.print(f"  survived: {_v(mutant)}", markup=False)
+    console.print(merit_text(results, artifact.strength, artifact.merit), markup=False)
     console.print(Syntax(_v(artifact.content), "python", theme="ansi_dark", line_numbers=True))
     console.print(Syntax(_v(artifact.spec), "yaml", theme="ansi_dark"))
     for check in artifact.test_results.get("checks", []):
-        console.print(f"  {'[green]✓[/]' if check['passed'] else '[red]✗[/]'} {_e(check['name'])}")
+        held = " [dim](held out)[/]" if check.get("held_out") else ""
+        console.print(f"  {'[green]✓[/]' if check['passed'] else '[red]✗[/]'} {_e(check['name'])}{held}")
     if len(lineage) > 1:
         console.print("lineage: " + " → ".join(f"{_v(a.name)} v{a.version}" for a in lineage), markup=False)
     for edge in edges:
@@ -299,8 +373,10 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     console.print(f"embedder  {em.get('name', em.get('error'))} ({em.get('dim', '?')} dims)", markup=False)
     st = report["store"]
     if st["ok"]:
-        console.print(f"store     {st['path']} — {st.get('count', '?')} artifacts, {st.get('size_bytes', 0) / 1e6:.1f} MB",
-                      markup=False)
+        console.print(
+            f"store     {st['path']} — {st.get('count', '?')} artifacts, {st.get('size_bytes', 0) / 1e6:.1f} MB",
+            markup=False,
+        )
     else:
         console.print(f"store     [red]{_e(st['error'])}[/]")
     for tier in report["llm"].get("tiers", []):
@@ -344,7 +420,9 @@ def _doctor_check(args: argparse.Namespace) -> int:
         for table, why in result["unreadable"].items():
             console.print(f"  [yellow]{_e(table)}[/]: stopped at damage ({_e(why)})")
         if args.replace:
-            console.print(f"the recovered store is now {_e(path)}; the damaged one is kept as {_e(result['damaged_kept_as'])}")
+            console.print(
+                f"the recovered store is now {_e(path)}; the damaged one is kept as {_e(result['damaged_kept_as'])}"
+            )
         else:
             console.print("to use it: [bold]dse doctor --check --replace[/] (the damaged file is kept beside it)")
     return EXIT_NO
@@ -362,7 +440,13 @@ def cmd_ask(args: argparse.Namespace) -> int:
             temp = "" if event.temperature is None else f" at temperature {event.temperature:g}"
             sys.stderr.write(f"attempt {event.n}: {event.tier} ({event.model}){temp}\n")
         elif isinstance(event, AttemptFinished):
-            verdict = "passed" if event.passed else "failed: " + event.failures.splitlines()[0][:160] if event.failures else "failed"
+            verdict = (
+                "passed"
+                if event.passed
+                else "failed: " + event.failures.splitlines()[0][:160]
+                if event.failures
+                else "failed"
+            )
             sys.stderr.write(f"attempt {event.n}: {verdict} ({event.duration_ms:.0f} ms, ${event.cost_usd:.4f})\n")
         elif isinstance(event, TierSkipped):
             sys.stderr.write(f"tier {event.tier} skipped: {event.reason}\n")
@@ -370,6 +454,9 @@ def cmd_ask(args: argparse.Namespace) -> int:
     result = engine.ask(args.task, spec, max_tier=args.max_tier, budget_usd=args.budget, on_event=progress)
     if args.json:
         _print_json(result.to_dict())
+        sys.stdout.flush()
+        if result.confirmation == "pending":
+            engine.confirm_pending()  # after the reply: the strength of this spec against the code served
     else:
         console = _console()
         if result.start_tier:
@@ -378,13 +465,29 @@ def cmd_ask(args: argparse.Namespace) -> int:
             console.print(f"[dim]{_e(prediction_text(result.start_tier, result.prediction))}[/]")
         if result.reused:
             console.print(f"[green]reused[/] {_e(result.artifact.name)} ({result.artifact.id[:12]}), cost $0")
+            console.print(_confirmation_text(result.confirmation, result.strength), markup=False)
+            if result.confirmation == "pending":
+                engine.confirm_pending()  # the reply is out: now measure what its pass meant
+                known = engine.confirmation(spec.source, result.artifact.id)
+                if known is not None:
+                    console.print("  " + _confirmation_text(known.verdict, known.strength), markup=False)
         elif result.artifact:
-            console.print(f"[green]generated[/] {_e(result.artifact.name)} ({result.artifact.id[:12]}) on tier {_e(result.tier)} "
-                          f"in {result.attempts} attempt(s), ${result.cost_usd:.4f}, quality {result.artifact.quality_score:.2f}")
+            console.print(
+                f"[green]generated[/] {_e(result.artifact.name)} ({result.artifact.id[:12]}) on tier {_e(result.tier)} "
+                f"in {result.attempts} attempt(s), ${result.cost_usd:.4f}, quality {result.artifact.quality_score:.2f}"
+            )
         else:
             console.print(f"[red]{result.outcome}[/]: {_e(result.reason)}")
         console.print(f"[dim]transcript {result.transcript_id}[/]")
     return EXIT_OK if result.artifact else EXIT_NO
+
+
+def _confirmation_text(confirmation: str | None, strength: float | None) -> str:
+    """One line on what a pass means (spec strength: the share of the code's mutants it kills)."""
+    if confirmation == "pending":
+        return "confirmation pending: this spec's strength against the reused code is measured next"
+    share = f" ({strength:.0%} of mutants killed)" if strength is not None else ""
+    return f"confirmation {confirmation}{share}"
 
 
 def cmd_transcripts(args: argparse.Namespace) -> int:
@@ -399,11 +502,15 @@ def cmd_transcripts(args: argparse.Namespace) -> int:
             _print_json(transcript.to_dict())
             return EXIT_OK
         console = _console()
-        console.print(f"[bold]{_e(transcript.task)}[/]  {transcript.outcome}  ${transcript.cost_usd:.4f}  {transcript.id}")
+        console.print(
+            f"[bold]{_e(transcript.task)}[/]  {transcript.outcome}  ${transcript.cost_usd:.4f}  {transcript.id}"
+        )
         if transcript.reason:
             console.print(_v(transcript.reason), markup=False)
         for a in transcript.attempt_records:
-            console.rule(_e(f"attempt {a.n}: {a.tier} {a.model} T={a.temperature}  {'passed' if a.passed else 'failed'}"))
+            console.rule(
+                _e(f"attempt {a.n}: {a.tier} {a.model} T={a.temperature}  {'passed' if a.passed else 'failed'}")
+            )
             console.print(_v(a.prompt[-1]["content"]) if a.prompt else "", markup=False)
             console.print("[bold]reply[/]")
             console.print(_v(a.reply or ""), markup=False)
@@ -414,9 +521,8 @@ def cmd_transcripts(args: argparse.Namespace) -> int:
     if args.json:
         _print_json([{k: v for k, v in t.to_dict().items() if k != "attempt_records"} for t in transcripts])
     else:
-        from rich.table import Table
-
         from rich import box
+        from rich.table import Table
 
         table = Table("started", "outcome", "tries", "cost", "task", "id", box=box.SIMPLE_HEAD)
         for column, width in zip(table.columns, (11, 9, 5, 7, None, 8)):
@@ -424,7 +530,14 @@ def cmd_transcripts(args: argparse.Namespace) -> int:
         table.columns[4].max_width = 24
         table.columns[4].overflow = "ellipsis"
         for t in transcripts:
-            table.add_row(t.started_at[5:16].replace("T", " "), t.outcome, str(t.attempts), f"${t.cost_usd:.4f}", _e(t.task.splitlines()[0][:60]), t.id[:8])
+            table.add_row(
+                t.started_at[5:16].replace("T", " "),
+                t.outcome,
+                str(t.attempts),
+                f"${t.cost_usd:.4f}",
+                _e(t.task.splitlines()[0][:60]),
+                t.id[:8],
+            )
         _console().print(table)
     return EXIT_OK if transcripts else EXIT_NO
 
@@ -444,9 +557,13 @@ def cmd_models(args: argparse.Namespace) -> int:
         for t in section["tiers"]:
             price = f"${t['price_in_per_mtok']:g}/${t['price_out_per_mtok']:g} per MTok in/out"
             state = ("[green]available[/]" if t["available"] else "[yellow]unavailable[/]") + f": {_e(t['reason'])}"
-            console.print(f"[bold]{_e(t['name']):<11}[/] {_e(t['provider'])}/{_e(t['model'])}  {price}\n            {state}")
+            console.print(
+                f"[bold]{_e(t['name']):<11}[/] {_e(t['provider'])}/{_e(t['model'])}  {price}\n            {state}"
+            )
         if section.get("daily_budget_usd") is not None:
-            console.print(f"daily budget ${section['daily_budget_usd']:g}, spent today ${section.get('spent_today_usd', 0):.4f}")
+            console.print(
+                f"daily budget ${section['daily_budget_usd']:g}, spent today ${section.get('spent_today_usd', 0):.4f}"
+            )
     return EXIT_NO if section.get("error") else EXIT_OK
 
 
@@ -455,6 +572,7 @@ def cmd_jobs(args: argparse.Namespace) -> int:
 
     engine = _open_engine(args, starter=False)
     if args.run:
+
         def progress(event) -> None:
             if isinstance(event, JobProgress) and sys.stderr.isatty():
                 total = f"/{event.total}" if event.total is not None else ""

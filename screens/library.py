@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
 QUALITY_CHOICES = [("any", 0.0), ("≥ 0.5", 0.5), ("≥ 0.75", 0.75), ("≥ 0.9", 0.9)]
 TYPE_CHOICES = [("any", ""), ("function", "FUNCTION"), ("workflow", "WORKFLOW"), ("tool", "TOOL"), ("test", "TEST")]
+STATE_CHOICES = [("any", ""), ("verified", "verified"), ("unverified", "unverified"), ("quarantined", "quarantined")]
 ORDERS = ["name", "quality", "usage", "recent"]
 DEBOUNCE_S = 0.3
 
@@ -99,6 +100,7 @@ class LibraryScreen(EngineScreen):
         self.query_text = ""
         self.min_quality = 0.0
         self.type_filter = ""
+        self.state_filter = ""
         self.tags: list[str] = []
         self._rows: dict[str, Artifact] = {}  # the page on screen, by id
         self._request = 0  # stale worker results carry an older number and are dropped
@@ -115,6 +117,8 @@ class LibraryScreen(EngineScreen):
             yield Select(QUALITY_CHOICES, value=0.0, allow_blank=False, id="min-quality", compact=True)
             yield Label("Type", classes="field-label")
             yield Select(TYPE_CHOICES, value="", allow_blank=False, id="type", compact=True)
+            yield Label("State", classes="field-label")
+            yield Select(STATE_CHOICES, value="", allow_blank=False, id="state", compact=True)
             yield Label("Tags", classes="field-label")
             yield Input(placeholder="tag, …", id="tags", compact=True)
         with Horizontal(id="main"):
@@ -180,6 +184,8 @@ class LibraryScreen(EngineScreen):
             filters["min_quality"] = self.min_quality
         if self.type_filter:
             filters["type"] = self.type_filter
+        if self.state_filter:
+            filters["states"] = [self.state_filter]
         if self.tags:
             filters["tags"] = self.tags
         return filters
@@ -212,7 +218,8 @@ class LibraryScreen(EngineScreen):
         table.clear()
         for a in message.artifacts:
             sim = f"{message.similarity[a.id]:.2f}" if message.similarity else ""
-            table.add_row(visible(a.name, one_line=True), f"{a.quality_score:.2f}", str(a.usage_count), sim,
+            name = visible(a.name, one_line=True) + ("" if a.servable else f" ({a.state.value})")
+            table.add_row(name, f"{a.quality_score:.2f}", str(a.usage_count), sim,
                           visible(a.description, one_line=True), key=a.id)
         # A reload of the same view keeps the user's place; a new search, filter or page starts at the top.
         if keep in self._rows and self._view == self._shown_view:
@@ -265,7 +272,7 @@ class LibraryScreen(EngineScreen):
         self.apply_filters()
         self.query_one("#artifacts", DataTable).focus()
 
-    @on(Select.Changed, "#min-quality, #type")
+    @on(Select.Changed, "#min-quality, #type, #state")
     def _selected(self) -> None:
         self.apply_filters()
 
@@ -276,6 +283,7 @@ class LibraryScreen(EngineScreen):
         self.tags = _split_tags(self.query_one("#tags", Input).value)
         self.min_quality = float(self.query_one("#min-quality", Select).value)  # type: ignore[arg-type]
         self.type_filter = str(self.query_one("#type", Select).value)
+        self.state_filter = str(self.query_one("#state", Select).value)
         self.page_offset = 0
         self.reload()
 
@@ -388,6 +396,7 @@ class LibraryScreen(EngineScreen):
         self.query_one("#tags", Input).value = ""
         self.query_one("#min-quality", Select).value = 0.0
         self.query_one("#type", Select).value = ""
+        self.query_one("#state", Select).value = ""
         self.apply_filters()
 
     def palette_commands(self) -> list[PaletteCommand]:

@@ -29,7 +29,7 @@ MIN_PREFIX = 6
 COLUMNS = (
     "a.seq, a.id, a.name, a.type, a.description, a.content, a.spec, a.test_results, a.quality_score, "
     "a.usage_count, a.avg_execution_time_ms, a.created_at, a.last_used, a.tags, a.metadata, "
-    "a.version, a.provenance, a.state, a.state_reason, a.failure_count"
+    "a.version, a.provenance, a.state, a.state_reason, a.failure_count, a.strength, a.merit"
 )
 
 
@@ -80,6 +80,8 @@ def row_to_artifact(r: Sequence[Any]) -> Artifact:
         state=ArtifactState(r[17]),
         state_reason=r[18],
         failure_count=r[19],
+        strength=r[20],
+        merit=r[21],
     )
 
 
@@ -88,6 +90,7 @@ def filters(
     tags: Sequence[str] | None = None,
     min_quality: float | None = None,
     states: Sequence[ArtifactState | str] | None = None,
+    min_merit: float | None = None,
 ) -> tuple[str, list[Any]]:
     """A WHERE clause over `artifacts a` and its arguments. tags: all must be present."""
     clauses: list[str] = ["1"]
@@ -98,6 +101,9 @@ def filters(
     if min_quality is not None:
         clauses.append("a.quality_score >= ?")
         args.append(float(min_quality))
+    if min_merit is not None:
+        clauses.append("a.merit >= ?")
+        args.append(float(min_merit))
     if states:
         clauses.append(f"a.state IN ({', '.join('?' * len(states))})")
         args.extend(ArtifactState(s).value for s in states)
@@ -133,7 +139,8 @@ class ArtifactRepository:
                 cur = conn.execute(
                     "INSERT INTO artifacts(id, name, type, description, content, spec, test_results, "
                     "quality_score, usage_count, failure_count, avg_execution_time_ms, created_at, last_used, tags, "
-                    "metadata, version, provenance, state, state_reason) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    "metadata, version, provenance, state, state_reason, strength, merit) "
+                    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                     (
                         a.id,
                         a.name,
@@ -154,6 +161,8 @@ class ArtifactRepository:
                         json.dumps(a.provenance),
                         ArtifactState(a.state).value,
                         a.state_reason,
+                        a.strength,
+                        float(a.merit),
                     ),
                 )
             except db.driver().IntegrityError as exc:
@@ -192,18 +201,22 @@ class ArtifactRepository:
         *,
         test_results: dict[str, Any] | None = None,
         quality_score: float | None = None,
+        strength: float | None = None,
+        merit: float | None = None,
     ) -> None:
         """Move an artifact between states; re-verification also replaces its proof."""
         with self.db.write() as conn:
             conn.execute(
                 "UPDATE artifacts SET state = ?, state_reason = ?, "
-                "test_results = coalesce(?, test_results), quality_score = coalesce(?, quality_score) "
-                "WHERE id = ?",
+                "test_results = coalesce(?, test_results), quality_score = coalesce(?, quality_score), "
+                "strength = coalesce(?, strength), merit = coalesce(?, merit) WHERE id = ?",
                 (
                     ArtifactState(state).value,
                     reason,
                     json.dumps(test_results) if test_results else None,
                     quality_score,
+                    strength,
+                    merit,
                     artifact_id,
                 ),
             )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from types import ModuleType
@@ -274,6 +275,28 @@ MIGRATIONS: list[Migration] = [
     CREATE UNIQUE INDEX jobs_open_key ON jobs(key) WHERE key IS NOT NULL AND state IN ('queued', 'running');
     CREATE INDEX jobs_state ON jobs(state, id);
     """,
+    # 7: verdicts judged outside the candidate's process. What older versions stored was judged
+    # inside it, where the code could fake its pass: every artifact is re-verified (a job), and
+    # spec strength and merit (what decisions rank by; coverage was self-reported) are measured.
+    """
+    ALTER TABLE artifacts ADD COLUMN strength REAL;
+    ALTER TABLE artifacts ADD COLUMN merit REAL NOT NULL DEFAULT 0;
+    CREATE INDEX artifacts_merit ON artifacts(state, merit DESC);
+    UPDATE artifacts SET state = 'unverified',
+        state_reason = 're-verifying: stored before verdicts were judged outside the candidate''s process';
+    INSERT OR IGNORE INTO jobs(kind, params, key, created_at, updated_at)
+        SELECT 'verify', '{}', 'verify', strftime('%s', 'now'), strftime('%s', 'now')
+        WHERE EXISTS (SELECT 1 FROM artifacts);
+    CREATE TABLE confirmations (
+        spec_hash TEXT NOT NULL,          -- sha256 of the request's spec text
+        artifact_id TEXT NOT NULL,
+        strength REAL,                    -- share of the served code's mutants that spec kills
+        verdict TEXT NOT NULL CHECK (verdict IN ('strong', 'weak')),
+        detail TEXT NOT NULL,             -- JSON: killed, total, survivors
+        at TEXT NOT NULL,
+        PRIMARY KEY (spec_hash, artifact_id)
+    );
+    """,
 ]
 
 
@@ -326,6 +349,20 @@ def _split_sql(script: str) -> list[str]:
     return out
 
 
+def _set_wal(conn: Any, mod: ModuleType) -> None:
+    """Switch to WAL. On a new file another process may be doing the same: SQLite then answers
+    'locked' at once, without its busy handler, so this waits here instead (bounded)."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except mod.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
+
+
 def connect(path: str | os.PathLike[str], *, migrations: Sequence[Migration] | None = MIGRATIONS) -> Any:
     """Open (and migrate) the store database. Autocommit mode: callers use explicit BEGIN/COMMIT."""
     mod = driver()
@@ -338,7 +375,7 @@ def connect(path: str | os.PathLike[str], *, migrations: Sequence[Migration] | N
     sqlite_vec.load(conn)
     conn.enable_load_extension(False)
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-    conn.execute("PRAGMA journal_mode = WAL")
+    _set_wal(conn, mod)
     # NORMAL in WAL mode: a commit survives a killed process (only power loss may drop the last ones)
     conn.execute("PRAGMA synchronous = NORMAL")
     conn.execute("PRAGMA foreign_keys = ON")

@@ -69,6 +69,8 @@ class Artifact:
     provenance: dict[str, Any] = field(default_factory=dict)  # what produced it: tier, model, import, user...
     state: ArtifactState = ArtifactState.VERIFIED
     state_reason: str | None = None  # why it is unverified or quarantined
+    strength: float | None = None  # share of the code's mutants its spec kills; None: not measured
+    merit: float = 0.0  # what automatic decisions rank by (never the self-reported coverage)
     seq: int | None = None  # the store's integer key, once stored
 
     @property
@@ -101,6 +103,8 @@ class Artifact:
             "provenance": self.provenance,
             "state": ArtifactState(self.state).value,
             "state_reason": self.state_reason,
+            "strength": self.strength,
+            "merit": self.merit,
         }
 
 

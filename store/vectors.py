@@ -177,6 +177,7 @@ class VectorIndex:
         k: int = 10,
         *,
         min_quality: float = 0.0,
+        min_merit: float = 0.0,
         type: ArtifactType | str | None = None,
         tags: Sequence[str] | None = None,
         states: Sequence[ArtifactState | str] | None = None,
@@ -190,7 +191,9 @@ class VectorIndex:
                 return []
             q = as_unit_f32(vector, model[1])
             type_value = ArtifactType(type).value if type is not None else None
-            where, args = filters(type_value, tags, min_quality if min_quality > 0 else None, states)
+            where, args = filters(
+                type_value, tags, min_quality if min_quality > 0 else None, states, min_merit if min_merit > 0 else None
+            )
             if tags:
                 # tag filters are not in the index: small filtered sets are cheapest scanned exactly
                 n = conn.execute(
@@ -200,7 +203,7 @@ class VectorIndex:
                 if n <= EXACT_SCAN_MAX:
                     return self._exact(conn, q, k, where, args)
             want = max(k * self.oversample, self.min_candidates)
-            if min_quality > 0 or states:
+            if min_quality > 0 or min_merit > 0 or states:
                 # vec0's metadata filter makes the scan ~2.5x slower (measured); a wider
                 # unfiltered pool post-filtered in SQL is cheaper, and the exact fallback
                 # below still catches a bar that leaves too few candidates.
@@ -226,6 +229,7 @@ class VectorIndex:
         # unary + keeps the planner on the candidate rowids instead of a quality/type/state index range
         where = (
             where.replace("a.quality_score >=", "+a.quality_score >=")
+            .replace("a.merit >=", "+a.merit >=")
             .replace("a.type =", "+a.type =")
             .replace("a.state IN", "+a.state IN")
         )

@@ -1,11 +1,10 @@
 """Executable ground truth: only code that passes its spec in the sandbox is stored."""
 
 import pytest
+from helpers import ADD_CODE, ADD_SPEC, SORT_CODE, SORT_CODE_WRONG, SORT_SPEC
 
 from dse_tui.engine.errors import BadInput, NotFound, SpecFailed
 from dse_tui.engine.specs.spec import parse_spec
-
-from helpers import ADD_CODE, ADD_SPEC, SORT_CODE, SORT_CODE_WRONG, SORT_SPEC
 
 
 def test_correct_code_is_stored_with_derived_quality(engine):
@@ -25,7 +24,7 @@ def test_failing_code_is_refused_naming_the_behaviour_and_store_unchanged(engine
         engine.store_artifact(SORT_CODE_WRONG, SORT_SPEC)
     assert "rejects None: expected TypeError to be raised, but it returned []" in str(err.value)
     failed = [c["name"] for c in err.value.test_results["checks"] if not c["passed"]]
-    assert failed == ["rejects None"]
+    assert failed == ["rejects None"], err.value.test_results
     assert engine.count_artifacts() == before
 
 

@@ -45,3 +45,42 @@ def prediction_text(start_tier: str | None, prediction: dict[str, Any] | None, e
     more = f" +{len(evidence) - evidence_shown}" if len(evidence) > evidence_shown else ""
     plural = "s" if len(evidence) != 1 else ""
     return f"start tier: {start_tier}, learned from {len(evidence)} solved task{plural}: " + "; ".join(items) + more
+
+
+def split_text(results: dict[str, Any]) -> str:
+    """'visible 3/3 · held out 1/1': held-out behaviours never reach a model's prompt."""
+    split = results.get("split") or {}
+    visible_part, held = split.get("visible") or {}, split.get("held_out") or {}
+    if not visible_part and not held:
+        return ""
+    text = f"visible {visible_part.get('passed', 0)}/{visible_part.get('total', 0)}"
+    if held.get("total"):
+        text += f" · held out {held['passed']}/{held['total']}"
+    else:
+        text += " · no held-out behaviours"
+    return text
+
+
+def strength_text(results: dict[str, Any], share: float | None) -> str:
+    """What a pass means: the share of the code's mutants its spec kills."""
+    record = results.get("strength") or {}
+    if share is None or not record:
+        return "spec strength not measured yet"
+    text = f"spec strength {share:.2f}: {record.get('killed', 0)} of {record.get('total', 0)} mutants killed"
+    if not record.get("complete", True):
+        text += f" (time budget reached after {record.get('total', 0)} of {record.get('generated', 0)})"
+    return text
+
+
+def survivor_lines(results: dict[str, Any], limit: int = 5) -> list[str]:
+    """The mutants the spec let through: each a bug it would not catch."""
+    return [str(s.get("mutant", "?")) for s in ((results.get("strength") or {}).get("survivors") or [])[:limit]]
+
+
+def merit_text(results: dict[str, Any], share: float | None, merit: float) -> str:
+    """merit = 0.4·pass + 0.3·strength + 0.2·performance + 0.1·robustness: what decisions use."""
+    return (
+        f"merit {merit:.2f} = 0.4·pass {float(results.get('pass_rate') or 0):.2f} + 0.3·strength {share or 0:.2f} "
+        f"+ 0.2·performance {float(results.get('performance_score') or 0):.2f} "
+        f"+ 0.1·robustness {float(results.get('robustness_score') or 0):.2f}"
+    )

@@ -119,6 +119,16 @@ class AskFinished(Event):
 
 
 @dataclass(frozen=True)
+class ConfirmationRecorded(Event):
+    """How strong a request's spec proved against the artifact reuse served for it."""
+
+    artifact_id: str
+    spec_hash: str
+    verdict: str  # strong | weak
+    strength: float | None
+
+
+@dataclass(frozen=True)
 class Notice(Event):
     text: str
     severity: str = "information"

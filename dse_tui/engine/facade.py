@@ -15,15 +15,15 @@ from typing import Any
 from dse_tui.engine import paths
 from dse_tui.engine.errors import BadInput, NotFound
 from dse_tui.engine.events import EventBus, Progress
-from dse_tui.engine.jobs import JobRunner, ReembedKind, RollupKind, VerifyKind
+from dse_tui.engine.jobs import ConfirmKind, JobRunner, ReembedKind, RollupKind, VerifyKind
 from dse_tui.engine.library.find import Finder, Match
-from dse_tui.engine.library.reuse import Reuser
+from dse_tui.engine.library.reuse import Reuser, ReuseSettings
 from dse_tui.engine.library.run import Runner, RunOutcome
 from dse_tui.engine.library.starter import StarterImport
 from dse_tui.engine.library.storing import Catalog
 from dse_tui.engine.library.verify import Verdict, Verifier
 from dse_tui.engine.sandbox import Sandbox, select_sandbox
-from dse_tui.engine.specs.runner import TestResults
+from dse_tui.engine.specs.results import TestResults
 from dse_tui.engine.specs.spec import Spec, parse_spec
 from dse_tui.store import (
     Artifact,
@@ -41,6 +41,7 @@ from dse_tui.store import (
     TranscriptLog,
     VectorIndex,
 )
+from dse_tui.store.confirmations import ConfirmationRepository, spec_hash
 
 
 class Engine:
@@ -65,13 +66,26 @@ class Engine:
         self.finder = Finder(self.artifacts, self.vectors, self.embed, self.ensure_index)
         self.verifier = Verifier(self.artifacts, self._get_sandbox, self.events)
         self.runner = Runner(self.db, self.artifacts, self.metrics, self._get_sandbox, self.events)
-        self.reuser = Reuser(self.db, self.finder, self.verifier, self.artifacts, self.metrics, self._get_sandbox)
+        self.confirmations = ConfirmationRepository(self.db)
+        self.reuser = Reuser(
+            self.db,
+            self.finder,
+            self.verifier,
+            self.artifacts,
+            self.metrics,
+            self._get_sandbox,
+            self.confirmations,
+            self._queue_confirmation,
+        )
         self.jobs = JobRunner(
             JobRepository(self.db),
             {
                 "verify": VerifyKind(self.artifacts, self.verifier),
                 "reembed": ReembedKind(self.db, self.artifacts, self.vectors, lambda: self.embedder),
                 "rollup": RollupKind(self.metrics),
+                "confirm": ConfirmKind(
+                    self.artifacts, self.confirmations, self._get_sandbox, self.events, ReuseSettings().strong_strength
+                ),
             },
             self.events,
         )
@@ -229,8 +243,19 @@ class Engine:
         return self.verifier.verify(ref if isinstance(ref, Artifact) else self.resolve(ref))
 
     def run_jobs(self, stop: threading.Event | None = None) -> int:
-        """Run the queued background jobs (verification, re-embedding, roll-ups)."""
+        """Run the queued background jobs (verification, re-embedding, roll-ups, confirmations)."""
         return self.jobs.run_pending(stop)
+
+    def _queue_confirmation(self, spec_text: str, artifact_id: str) -> None:
+        key = f"confirm:{spec_hash(spec_text)[:16]}:{artifact_id}"
+        self.jobs.submit("confirm", {"spec": spec_text, "artifact_id": artifact_id}, key=key)
+
+    def confirm_pending(self, stop: threading.Event | None = None) -> int:
+        """Measure the confirmations reuse queued (after its reply was given)."""
+        return self.jobs.run_pending(stop, kinds=["confirm"])
+
+    def confirmation(self, spec_text: str, artifact_id: str):
+        return self.confirmations.get(spec_text, artifact_id)
 
     def list_jobs(self, limit: int = 20) -> list[Job]:
         return self.jobs.jobs.list(limit=limit)

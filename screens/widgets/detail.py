@@ -6,14 +6,16 @@ names, messages and code come from users and models and may contain "[...]".
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Iterable
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
-
-from dse_tui.engine.display import visible
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
+
+from dse_tui.engine.display import merit_text, split_text, strength_text, survivor_lines, visible
+from dse_tui.engine.specs.strength import STRONG_AT
 
 if TYPE_CHECKING:
     from rich.syntax import Syntax
@@ -25,15 +27,31 @@ CODE_THEME = "ansi_dark"
 
 
 def quality_breakdown(results: dict[str, Any], quality: float) -> Text:
-    """quality = 0.4·pass + 0.3·coverage + 0.2·performance + 0.1·robustness, with the measured parts."""
+    """quality = 0.4·pass + 0.3·coverage + 0.2·performance + 0.1·robustness, with the measured parts
+    (the paper's formula; coverage is what the candidate's own process reported)."""
     parts = [
         ("0.4·pass", results.get("pass_rate", 0.0)),
-        ("0.3·coverage", results.get("coverage", 0.0)),
+        ("0.3·coverage (reported)", results.get("coverage", 0.0)),
         ("0.2·performance", results.get("performance_score", 0.0)),
         ("0.1·robustness", results.get("robustness_score", 0.0)),
     ]
     text = Text.assemble(("quality ", "bold"), (f"{quality:.2f}", "bold"), " = ")
     text.append(" + ".join(f"{label} {value:.2f}" for label, value in parts))
+    return text
+
+
+def verdict_text(artifact: Artifact) -> Text:
+    """What the pass means: visible and held-out results apart, spec strength, merit."""
+    results = artifact.test_results
+    text = Text()
+    split = split_text(results)
+    if split:
+        text.append(split + "\n")
+    share = artifact.strength
+    text.append(strength_text(results, share), style="bold" if share is not None and share >= STRONG_AT else "yellow")
+    for mutant in survivor_lines(results):
+        text.append(f"\n    survived: {visible(mutant, one_line=True)}", style="dim")
+    text.append("\n" + merit_text(results, share, artifact.merit))
     return text
 
 
@@ -45,6 +63,8 @@ def checks_text(results: dict[str, Any]) -> Text:
         text.append(visible(check.get("name", "?"), one_line=True))
         if check.get("probe"):
             text.append(" (edge case)", style="dim")
+        if check.get("held_out"):
+            text.append(" (held out)", style="dim")
         if check.get("message"):
             text.append(f"\n    {visible(check['message'])}", style="dim" if ok else "red")
         text.append("\n")
@@ -102,6 +122,7 @@ class ArtifactDetail(VerticalScroll):
         yield Static(id="detail-title", markup=False)
         yield Static(id="detail-description", markup=False)
         yield Static(id="detail-quality", markup=False)
+        yield Static(id="detail-verdict", markup=False)
         yield Static(id="detail-usage", markup=False)
         yield Static("Checks", classes="section-title")
         yield Static(id="detail-checks", markup=False)
@@ -121,7 +142,7 @@ class ArtifactDetail(VerticalScroll):
     def show_empty(self, message: str) -> None:
         self.artifact_id = self.shown = None
         self._set("#detail-title", Text(message, style="dim"))
-        for part in ("description", "quality", "usage", "checks", "code", "spec", "history"):
+        for part in ("description", "quality", "verdict", "usage", "checks", "code", "spec", "history"):
             self._set(f"#detail-{part}", "")
         self.set_class(True, "-empty")
 
@@ -139,6 +160,7 @@ class ArtifactDetail(VerticalScroll):
         self._set("#detail-title", title)
         self._set("#detail-description", Text(visible(artifact.description)))
         self._set("#detail-quality", quality_breakdown(artifact.test_results, artifact.quality_score))
+        self._set("#detail-verdict", verdict_text(artifact))
         self._set("#detail-checks", checks_text(artifact.test_results))
         self._set("#detail-code", self._syntax(artifact.content, "python", line_numbers=True))
         self._set("#detail-spec", self._syntax(artifact.spec, "yaml"))

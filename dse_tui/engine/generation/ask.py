@@ -28,11 +28,13 @@ from dse_tui.engine.events import (
     StartTierChosen,
     TierSkipped,
 )
+from dse_tui.engine.library.assess import verdict
 from dse_tui.engine.library.find import Finder
-from dse_tui.engine.library.reuse import Reuser, ReuseSettings, query_text
+from dse_tui.engine.library.reuse import ReuseOutcome, Reuser, ReuseSettings, query_text
 from dse_tui.engine.library.storing import Catalog
 from dse_tui.engine.limits import MAX_TASK_CHARS
 from dse_tui.engine.specs.spec import Spec
+from dse_tui.engine.specs.strength import STRONG_AT
 from dse_tui.engine.validation import check_text
 from dse_tui.store.ledger import Ledger
 from dse_tui.store.records import Artifact, LineageKind
@@ -48,15 +50,18 @@ from .tierlearning import predict_start_tier
 @dataclass
 class AskSettings:
     reuse_min_similarity: float = 0.6  # a hit must still pass the spec, so the bar can be generous
-    reuse_min_quality: float = 0.5
+    reuse_min_merit: float = 0.5
     reuse_candidates: int = 3
+    strong_strength: float = STRONG_AT  # the share of mutants killed that makes a pass "strong"
     examples: int = 2
     daily_budget_usd: float | None = None  # None: the ladder's (models.yaml daily_budget_usd)
     request_budget_usd: float | None = None  # None: only the daily limit applies
     exclude_examples: frozenset[str] = frozenset()  # artifact names never shown as examples (benchmarks)
 
     def reuse(self) -> ReuseSettings:
-        return ReuseSettings(self.reuse_min_similarity, self.reuse_min_quality, self.reuse_candidates)
+        return ReuseSettings(
+            self.reuse_min_similarity, self.reuse_min_merit, self.reuse_candidates, self.strong_strength
+        )
 
 
 @dataclass
@@ -73,6 +78,9 @@ class AskResult:
     start_tier: str | None = None  # the rung the climb began on (None: reused or nothing usable)
     skipped: list[dict[str, str]] = field(default_factory=list)
     reuse_rejected: list[str] = field(default_factory=list)  # similar artifacts that failed this spec
+    results: dict[str, Any] | None = None  # the request's spec run on the code returned
+    confirmation: str | None = None  # strong | weak | pending (a reuse measured after the reply)
+    strength: float | None = None  # share of the code's mutants the request's spec kills
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -90,6 +98,9 @@ class AskResult:
             "start_tier": self.start_tier,
             "skipped": self.skipped,
             "reuse_rejected": self.reuse_rejected,
+            "split": (self.results or {}).get("split"),
+            "confirmation": self.confirmation,
+            "strength": self.strength,
         }
 
 
@@ -198,7 +209,7 @@ class Asker:
         if self.settings.examples <= 0:
             return []
         excluded = self.settings.exclude_examples
-        matches = self.s.finder.search(vector, self.settings.examples + len(excluded), min_quality=0.5)
+        matches = self.s.finder.search(vector, self.settings.examples + len(excluded), min_merit=0.5)
         return [
             Example(m.artifact.description, m.artifact.content) for m in matches if m.artifact.name not in excluded
         ][: self.settings.examples]
@@ -227,7 +238,14 @@ class Asker:
             raise
 
     def _finish(
-        self, outcome: str, artifact: Artifact | None, tier: str | None, attempts: int, reason: str | None, prediction
+        self,
+        outcome: str,
+        artifact: Artifact | None,
+        tier: str | None,
+        attempts: int,
+        reason: str | None,
+        prediction,
+        reuse: ReuseOutcome | None = None,
     ) -> AskResult:
         self.s.transcripts.finish(
             self.transcript_id,
@@ -250,13 +268,22 @@ class Asker:
             self.start_tier,
             self.skipped,
             self.reuse_rejected,
+            *self._meaning(artifact, reuse),
         )
+
+    def _meaning(self, artifact: Artifact | None, reuse: ReuseOutcome | None) -> tuple:
+        """(results, confirmation, strength) of what is returned."""
+        if reuse is not None and reuse.results is not None:
+            return reuse.results.to_dict(), reuse.confirmation, reuse.strength
+        if artifact is None:
+            return None, None, None
+        return artifact.test_results, verdict(artifact.strength, self.settings.strong_strength), artifact.strength
 
     def _run(self) -> AskResult:
         reuse = self.s.reuser.try_reuse(self.task, self.spec, self.settings.reuse())
         self.reuse_rejected = reuse.rejected
         if reuse.artifact is not None:
-            return self._finish("reused", reuse.artifact, None, 0, None, None)
+            return self._finish("reused", reuse.artifact, None, 0, None, None, reuse)
         usable = self.usable_tiers()
         if not usable:
             return self._finish("failed", None, None, 0, "no model tier is available", None)
@@ -407,7 +434,7 @@ class Asker:
                     },
                 )
             else:
-                record.error = results.failure_summary()
+                record.error = results.failure_summary(include_held_out=False)  # it becomes the next prompt
         except (ExtractionError, BadInput) as exc:
             record.error = str(exc)
         return artifact

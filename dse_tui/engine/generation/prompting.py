@@ -48,11 +48,16 @@ def _expectation(then: dict[str, Any]) -> str:
 
 
 def describe_spec(spec: Spec) -> str:
+    """The spec as a model may see it: held-out behaviours are counted, never described
+    (their parameter names are the function's signature, not their values)."""
     params = sorted({k for b in spec.behaviors for k in b.given})
     lines = [f"Function: {spec.function}({', '.join(params)})"]
-    for b in spec.behaviors:
+    for b in spec.visible_behaviors:
         args = ", ".join(f"{k}={json.dumps(v)}" for k, v in b.given.items())
         lines.append(f"- {b.name}: {spec.function}({args}) {_expectation(b.then)}")
+    hidden = len(spec.behaviors) - len(spec.visible_behaviors)
+    if hidden:
+        lines.append(f"({hidden} more behaviour(s) are held out: the code is also checked on cases not shown here.)")
     if spec.tests:
         lines.append("These asserts must pass (`candidate` is your function):")
         lines.append(spec.tests.rstrip())

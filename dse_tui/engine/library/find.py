@@ -38,6 +38,9 @@ def summary(artifact: Artifact) -> dict[str, Any]:
         "avg_execution_time_ms": round(artifact.avg_execution_time_ms, 3),
         "version": artifact.version,
         "state": artifact.state.value,
+        "state_reason": artifact.state_reason,
+        "strength": artifact.strength,
+        "merit": artifact.merit,
         "tags": artifact.tags,
     }
 
@@ -64,8 +67,11 @@ class Finder:
         type: str | None = None,
         tags: Iterable[str] | None = None,
         states: Sequence[ArtifactState] | None = None,
+        min_merit: float = 0.0,
     ) -> list[Match]:
-        """Artifacts ranked by similarity to `description`, quality breaking near-ties."""
+        """Artifacts ranked by similarity to `description`, merit breaking near-ties.
+        min_quality filters by the shown quality score (a user's filter); min_merit by what
+        decisions use (the reuse bar)."""
         query = (description or "").strip()
         if not query:
             raise BadInput("the query is empty")
@@ -77,7 +83,9 @@ class Finder:
         if limit < 1:
             raise BadInput("limit must be at least 1")
         self.ensure_index()
-        return self.search(self.embed(query), limit, min_quality=min_quality, type=type, tags=tags, states=states)
+        return self.search(
+            self.embed(query), limit, min_quality=min_quality, type=type, tags=tags, states=states, min_merit=min_merit
+        )
 
     def search(
         self,
@@ -88,14 +96,19 @@ class Finder:
         type: str | None = None,
         tags: Iterable[str] | None = None,
         states: Sequence[ArtifactState] | None = None,
+        min_merit: float = 0.0,
     ) -> list[Match]:
         """The same ranking for a vector already made (the ask path embeds once for several uses)."""
         hits = self.vectors.search(
-            vector, k=limit, min_quality=min_quality, type=type, tags=list(tags) if tags else None, states=states
+            vector,
+            k=limit,
+            min_quality=min_quality,
+            min_merit=min_merit,
+            type=type,
+            tags=list(tags) if tags else None,
+            states=states,
         )
         loaded = self.artifacts.by_seqs([seq for seq, _ in hits])
-        matches = [
-            Match(loaded[seq], sim, sim + 0.05 * loaded[seq].quality_score) for seq, sim in hits if seq in loaded
-        ]
+        matches = [Match(loaded[seq], sim, sim + 0.05 * loaded[seq].merit) for seq, sim in hits if seq in loaded]
         matches.sort(key=lambda m: m.score, reverse=True)
         return matches[:limit]

@@ -10,13 +10,17 @@ from dataclasses import dataclass, field
 
 from dse_tui.engine.limits import MAX_QUERY_CHARS
 from dse_tui.engine.sandbox import Sandbox
-from dse_tui.engine.specs.runner import run_spec
+from dse_tui.engine.specs.judge import run_spec
+from dse_tui.engine.specs.results import TestResults
 from dse_tui.engine.specs.spec import Spec
+from dse_tui.engine.specs.strength import STRONG_AT
 from dse_tui.store.artifacts import ArtifactRepository
+from dse_tui.store.confirmations import ConfirmationRepository
 from dse_tui.store.db import Database
 from dse_tui.store.metrics import MetricsRepository
 from dse_tui.store.records import Artifact, ArtifactState, MetricPoint, utcnow
 
+from .assess import verdict
 from .find import Finder, Match
 from .verify import Verifier
 
@@ -24,8 +28,9 @@ from .verify import Verifier
 @dataclass
 class ReuseSettings:
     min_similarity: float = 0.6  # a hit must still pass the spec, so the bar can be generous
-    min_quality: float = 0.5
+    min_merit: float = 0.5  # pass rate, spec strength, measured time, robustness (quality.merit)
     candidates: int = 3
+    strong_strength: float = STRONG_AT  # a confirmation at or above this share of mutants killed is strong
 
 
 @dataclass
@@ -33,6 +38,11 @@ class ReuseOutcome:
     artifact: Artifact | None
     rejected: list[str] = field(default_factory=list)  # candidates that failed this spec
     verified_inline: list[str] = field(default_factory=list)  # unverified candidates checked on the way
+    results: TestResults | None = None  # the request's spec run on the artifact served
+    # what the pass means: strong | weak (the request's spec against the served code, measured
+    # earlier), or pending (measured after the reply, by a confirm job)
+    confirmation: str | None = None
+    strength: float | None = None
 
 
 def query_text(text: str) -> str:
@@ -55,6 +65,8 @@ class Reuser:
         artifacts: ArtifactRepository,
         metrics: MetricsRepository,
         sandbox: Callable[[], Sandbox],
+        confirmations: ConfirmationRepository,
+        queue_confirmation: Callable[[str, str], None],
     ) -> None:
         self.db = db
         self.finder = finder
@@ -62,6 +74,8 @@ class Reuser:
         self.artifacts = artifacts
         self.metrics = metrics
         self.sandbox = sandbox
+        self.confirmations = confirmations
+        self.queue_confirmation = queue_confirmation  # (spec text, artifact id): measured after the reply
 
     def candidates(self, task: str, spec: Spec, settings: ReuseSettings) -> list[Match]:
         # The spec's description and the task's wording are searched apart: a long task (code,
@@ -70,7 +84,7 @@ class Reuser:
         servable = (ArtifactState.VERIFIED, ArtifactState.UNVERIFIED)
         for query in dict.fromkeys([query_text(spec.description), query_text(task)]):
             for match in self.finder.find_similar(
-                query, min_quality=settings.min_quality, limit=settings.candidates, states=servable
+                query, min_merit=settings.min_merit, limit=settings.candidates, states=servable
             ):
                 known = best.get(match.artifact.id)
                 if known is None or match.score > known.score:
@@ -108,6 +122,20 @@ class Reuser:
                     )
                     self.artifacts.count_use(artifact.id, True, None, at)
                 outcome.artifact = self.artifacts.get(artifact.id) or artifact
+                outcome.results = results
+                outcome.confirmation, outcome.strength = self.confirmation(spec, outcome.artifact, settings)
                 return outcome
             outcome.rejected.append(artifact.id)
         return outcome
+
+    def confirmation(self, spec: Spec, artifact: Artifact, settings: ReuseSettings) -> tuple[str, float | None]:
+        """What this pass means. Never measured here, on the reply path: the artifact's own
+        spec has its strength stored; another spec's was measured by an earlier reuse, or
+        is queued to be measured now."""
+        if spec.source == artifact.spec and artifact.strength is not None:
+            return verdict(artifact.strength, settings.strong_strength), artifact.strength
+        known = self.confirmations.get(spec.source, artifact.id)
+        if known is not None:
+            return known.verdict, known.strength
+        self.queue_confirmation(spec.source, artifact.id)
+        return "pending", None

@@ -10,7 +10,9 @@ from typing import Any
 from dse_tui.engine.errors import BadInput, DSEError
 from dse_tui.engine.events import ArtifactRan, EventBus
 from dse_tui.engine.sandbox import Sandbox
-from dse_tui.engine.specs.runner import CallResult, call_function
+from dse_tui.engine.specs.compare import jsonable
+from dse_tui.engine.specs.judge import call_function
+from dse_tui.engine.specs.results import CallResult
 from dse_tui.store.artifacts import ArtifactRepository
 from dse_tui.store.db import Database
 from dse_tui.store.metrics import MetricsRepository
@@ -36,7 +38,8 @@ class RunOutcome:
             "artifact_id": self.artifact.id,
             "name": self.artifact.name,
             "success": self.call.ok,
-            "result": self.call.value,
+            "result": jsonable(self.call.value),
+            "result_type": self.call.type,
             "result_repr": self.call.repr,
             "error": self.call.error,
             "execution_time_ms": self.call.execution_time_ms,

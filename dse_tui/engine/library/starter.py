@@ -136,6 +136,8 @@ class StarterImport:
             spec=spec.source,
             test_results=entry["test_results"],
             quality_score=entry["quality_score"],
+            strength=entry.get("strength"),
+            merit=entry.get("merit", 0.0),
             tags=sorted(set(spec.tags)),
             metadata={"function": spec.function},
             provenance={"source": "starter"},
@@ -171,6 +173,7 @@ def build(out: Path | None = None) -> Path:
         artifacts, vectors = ArtifactRepository(db), VectorIndex(db)
         vectors.use_model(embedder.name, embedder.dim)
         catalog = Catalog(db, artifacts, vectors, embedder.embed_one, lambda: sandbox, events)
+        catalog.strength_budget_s = 120.0  # shipped strengths are measured over every mutant
         entries: dict[str, Any] = {}
         for code_path, spec_path in starter_library():
             code, spec_text = code_path.read_text(encoding="utf-8"), spec_path.read_text(encoding="utf-8")
@@ -183,9 +186,13 @@ def build(out: Path | None = None) -> Path:
                 "spec_sha256": digest(spec_text),
                 "test_results": artifact.test_results,
                 "quality_score": artifact.quality_score,
+                "strength": artifact.strength,
+                "merit": artifact.merit,
                 "vector": base64.b64encode(vector.tobytes()).decode("ascii"),
             }
-            print(f"{code_path.stem}: quality {artifact.quality_score:.2f}", file=sys.stderr)
+            print(
+                f"{code_path.stem}: quality {artifact.quality_score:.2f}, strength {artifact.strength}", file=sys.stderr
+            )
         data = {"embedding_model": embedder.name, "dim": embedder.dim, "artifacts": entries}
         out.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     finally:

@@ -17,9 +17,12 @@ from typing import Any
 
 from dse_tui.engine.errors import BadInput, SpecFailed
 from dse_tui.engine.events import ArtifactStored, CheckFinished, EventBus
+from dse_tui.engine.library.assess import assess
 from dse_tui.engine.limits import MAX_CODE_BYTES, MAX_NAME_CHARS, MAX_TAGS
 from dse_tui.engine.sandbox import Sandbox
-from dse_tui.engine.specs.runner import TestResults, run_spec
+from dse_tui.engine.specs import strength
+from dse_tui.engine.specs.judge import run_spec
+from dse_tui.engine.specs.results import TestResults
 from dse_tui.engine.specs.spec import Spec, load_spec_file, parse_spec
 from dse_tui.engine.validation import check_name, check_text
 from dse_tui.store.artifacts import ArtifactRepository, NameTaken
@@ -123,6 +126,7 @@ class Catalog:
         self.embed = embed  # text -> vector (the embedder loads on first use)
         self.sandbox = sandbox
         self.events = events
+        self.strength_budget_s = strength.BUDGET_S  # per store; the starter build measures in full
 
     def test(self, code: str, spec: Spec, *, on_check: Callable | None = None) -> TestResults:
         """Run `code` against `spec` in the sandbox without storing anything."""
@@ -199,6 +203,8 @@ class Catalog:
         identical = self.artifacts.find_identical(name, code, spec.source)
         if identical is not None:
             return identical
+        proof = results.to_dict()
+        proof["strength"], share, merit = assess(code, spec, results, self.sandbox(), budget_s=self.strength_budget_s)
         artifact = Artifact(
             id=uuid.uuid4().hex,
             name=name,
@@ -206,8 +212,10 @@ class Catalog:
             description=spec.description,
             content=code,
             spec=spec.source,
-            test_results=results.to_dict(),
+            test_results=proof,
             quality_score=results.quality_score,
+            strength=share,
+            merit=merit,
             tags=sorted({t.strip() for t in [*spec.tags, *tags] if t and t.strip()}),
             metadata={"function": spec.function, **(metadata or {})},
             provenance=provenance or {"source": "user"},

@@ -10,10 +10,14 @@ from dataclasses import dataclass
 from dse_tui.engine.errors import BadInput
 from dse_tui.engine.events import ArtifactStateChanged, EventBus
 from dse_tui.engine.sandbox import Sandbox
-from dse_tui.engine.specs.runner import TestResults, run_spec
-from dse_tui.engine.specs.spec import parse_spec
+from dse_tui.engine.specs import quality
+from dse_tui.engine.specs.judge import run_spec
+from dse_tui.engine.specs.results import TestResults
+from dse_tui.engine.specs.spec import Spec, parse_spec
 from dse_tui.store.artifacts import ArtifactRepository
 from dse_tui.store.records import Artifact, ArtifactState
+
+from .assess import assess
 
 
 @dataclass
@@ -39,23 +43,39 @@ class Verifier:
         if results.ended == "interrupted":  # DSE is stopping: no verdict either way
             return Verdict(artifact, artifact.state, artifact.state_reason, results)
         if results.all_passed:
-            return self._record(artifact, ArtifactState.VERIFIED, None, results)
+            return self._record(artifact, ArtifactState.VERIFIED, None, results, spec)
         return self._record(
             artifact, ArtifactState.QUARANTINED, results.failure_summary() or "failed its spec", results
         )
 
     def _record(
-        self, artifact: Artifact, state: ArtifactState, reason: str | None, results: TestResults | None
+        self,
+        artifact: Artifact,
+        state: ArtifactState,
+        reason: str | None,
+        results: TestResults | None,
+        spec: Spec | None = None,
     ) -> Verdict:
+        proof = merit = None
+        if results is not None and results.all_passed and spec is not None:
+            proof = results.to_dict()
+            known = artifact.test_results.get("strength")
+            if artifact.strength is not None and known:  # the code and spec are unchanged: so is it
+                proof["strength"], share = known, artifact.strength
+                merit = quality.merit(proof, share)
+            else:
+                proof["strength"], share, merit = assess(artifact.content, spec, results, self.sandbox())
+            artifact.test_results, artifact.quality_score = proof, results.quality_score
+            artifact.strength, artifact.merit = share, merit
         self.artifacts.set_state(
             artifact.id,
             state,
             reason,
-            test_results=results.to_dict() if results and results.all_passed else None,
-            quality_score=results.quality_score if results and results.all_passed else None,
+            test_results=proof,
+            quality_score=results.quality_score if proof is not None and results is not None else None,
+            strength=artifact.strength if proof is not None else None,
+            merit=merit,
         )
         artifact.state, artifact.state_reason = state, reason
-        if results is not None and results.all_passed:
-            artifact.test_results, artifact.quality_score = results.to_dict(), results.quality_score
         self.events.publish(ArtifactStateChanged(artifact.id, artifact.name, state.value, reason))
         return Verdict(artifact, state, reason, results)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shutil
@@ -11,7 +12,8 @@ from collections.abc import Sequence
 
 from .environment import NOBODY, minimal_env
 from .model import Limits, SandboxResult
-from .runner import LIVE, Launch, supervise
+from .runner import LIVE, Launch, PopenChild, Supervised, _close_launch, supervise
+from .session import Session
 
 WORKDIR_PREFIX = "dse-sandbox-"
 _OWNED = re.compile(rf"^{WORKDIR_PREFIX}(\d+)-")
@@ -77,11 +79,8 @@ class Sandbox:
     ) -> SandboxResult:
         """extra_fds are inherited under the same numbers (e.g. a memfd for a result channel)."""
         limits = limits or Limits()
-        workdir = tempfile.mkdtemp(prefix=workdir_prefix())
-        LIVE.add_workdir(workdir)
+        workdir = self._workdir()
         try:
-            if self.drops_root and os.geteuid() == 0:
-                os.chown(workdir, NOBODY, NOBODY)
             return supervise(
                 self._launch(source, limits, workdir),
                 cwd=workdir,
@@ -94,5 +93,84 @@ class Sandbox:
         finally:
             LIVE.remove_workdir(workdir)
 
-    def _launch(self, source: str, limits: Limits, workdir: str) -> Launch:
+    def spawn(self, source: str, limits: Limits | None = None, args: Sequence[str] = ()) -> Session:
+        """Start `python -I -S -c source REQUESTS_FD ANSWERS_FD *args` for a conversation:
+        requests go to it on one pipe, answers come back as lines on another (Session)."""
+        limits = limits or Limits()
+        workdir = self._workdir()
+        requests_read, requests_write = os.pipe()
+        answers_read, answers_write = os.pipe()
+        try:
+            launch = self._launch(source, limits, workdir, (str(requests_read), str(answers_write), *args))
+        except BaseException:
+            for fd in (requests_read, requests_write, answers_read, answers_write):
+                os.close(fd)
+            LIVE.remove_workdir(workdir)
+            raise
+        launch.pass_fds = (*launch.pass_fds, requests_read, answers_write)
+        launch.owned_fds = (*launch.owned_fds, requests_read, answers_write)
+        env = minimal_env(workdir)
+        run = Supervised(
+            lambda: PopenChild(launch, workdir, env, stdin=False),
+            limits=limits,
+            backend=self.name,
+            channel=(requests_write, answers_read),
+            on_unstarted=lambda: _close_launch(launch),
+        )
+        session = Session(run, workdir)
+        if not run.start():
+            session.started = False
+        return session
+
+    def _workdir(self) -> str:
+        workdir = tempfile.mkdtemp(prefix=workdir_prefix())
+        LIVE.add_workdir(workdir)
+        if self.drops_root and os.geteuid() == 0:
+            os.chown(workdir, NOBODY, NOBODY)
+        return workdir
+
+    def _launch(
+        self, source: str, limits: Limits, workdir: str, args: Sequence[str] = (), *, zygote: bool = False
+    ) -> Launch:
+        """How to start `source`; a zygote (zygote=True) may fork, and confines its children."""
         raise NotImplementedError
+
+    # -- conversations, warm ------------------------------------------------------------------
+
+    def converse(self, program: bytes, role: str, limits: Limits | None = None) -> Session:
+        """A conversation with a fresh process running the marshalled `program`'s
+        main(role, requests_fd, answers_fd): forked by a warm zygote, or a cold process."""
+        limits = limits or Limits()
+        session = self.pool.session(program, role, limits) if warm_enabled() else None
+        if session is None:
+            from .zygote import COLD_BOOTSTRAP
+
+            session = self.spawn(COLD_BOOTSTRAP, limits, args=(role,))
+            session.send(len(program).to_bytes(4, "big") + program)
+        return session
+
+    @functools.cached_property
+    def pool(self):  # -> ZygotePool
+        from .zygote import ZygotePool
+
+        return ZygotePool(self)
+
+    # whether a zygote makes each run's work dir itself (when it also empties their parent)
+    zygote_makes_workdir = False
+
+    def zygote_init(self, base: str) -> dict:
+        """What a zygote must clean after each run and whether it kills all else it sees."""
+        return {"clean": [], "kill_all": False}
+
+    def zygote_filters(self, zygote_pid: int) -> dict:
+        """Seccomp filters for a zygote's children; `zygote_pid` as the children see it."""
+        return {"filters": [], "guard": None}
+
+    def zygote_ruleset(self, run_dir: str) -> int | None:
+        """A Landlock ruleset fd for one run in a zygote (passed to the child), if any."""
+        return None
+
+
+def warm_enabled() -> bool:
+    """DSE_WARM=0 turns warm sandboxes off (each conversation then starts its own process)."""
+    return os.environ.get("DSE_WARM", "1") != "0"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Sequence
 
 from .accounting import WRAPPER
 from .base import Sandbox
@@ -42,6 +43,10 @@ class BwrapSandbox(Sandbox):
             self._seccomp = None
         else:
             self._seccomp = hardening_bpf(keep_process_group=False)
+        # a zygote's children may not fork, leave their group or change their death signal
+        self._child_filter = (
+            hardening_bpf(keep_process_group=True, allow_new_processes=False) if self._seccomp else None
+        )
         self._binds = self._filesystem()
 
     def describe(self) -> str:
@@ -70,7 +75,9 @@ class BwrapSandbox(Sandbox):
             args += ["--ro-bind", prefix, prefix]
         return args + ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/tmp"]
 
-    def _launch(self, source: str, limits: Limits, workdir: str) -> Launch:
+    def _launch(
+        self, source: str, limits: Limits, workdir: str, args: Sequence[str] = (), *, zygote: bool = False
+    ) -> Launch:
         argv = [
             self._bwrap,
             "--unshare-ipc",
@@ -107,8 +114,11 @@ class BwrapSandbox(Sandbox):
             os.lseek(program, 0, os.SEEK_SET)
             argv += ["--seccomp", str(program)]
             fds.append(program)
+        if zygote:  # it measures its children itself
+            code = [interpreter(), "-I", "-S", "-c", source, *args]
+            return Launch([*argv, "--", *inner, *code], pass_fds=fds, owned_fds=fds, info_fd=info_read)
         account = os.memfd_create("dse-account", 0)  # the code's rusage, from accounting.WRAPPER
-        code = [interpreter(), "-I", "-S", "-c", WRAPPER, str(account), source]
+        code = [interpreter(), "-I", "-S", "-c", WRAPPER, str(account), source, *args]
         return Launch(
             [*argv, "--", *inner, *code],
             pass_fds=[*fds, account],
@@ -117,3 +127,16 @@ class BwrapSandbox(Sandbox):
             exit_128_means_signal=True,
             account_fd=account,
         )
+
+    zygote_makes_workdir = True
+
+    def zygote_init(self, base: str) -> dict:
+        # /tmp and /dev/shm are the namespace's own, shared by the zygote's runs: emptied after each
+        return {"clean": ["/tmp", "/dev/shm", base], "kill_all": True}
+
+    def zygote_filters(self, zygote_pid: int) -> dict:
+        if self._child_filter is None:
+            return {"filters": [], "guard": None}
+        from .seccomp_filter import SignalGuard
+
+        return {"filters": [self._child_filter], "guard": SignalGuard(zygote_pid).template()}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import stat
 import sys
+from collections.abc import Sequence
 
 # 'nobody': a uid that owns nothing, used whenever we may switch users (we run as root).
 NOBODY = 65534
@@ -43,9 +44,9 @@ def _under_system_dir(path: str) -> bool:
     return any(path == d or path.startswith(d + os.sep) for d in SYSTEM_DIRS)
 
 
-def python_argv(source: str) -> list[str]:
+def python_argv(source: str, argv: Sequence[str] = ()) -> list[str]:
     # -I: ignore PYTHON* variables and the user site; -S: no site-packages at all.
-    return [interpreter(), "-I", "-S", "-c", source]
+    return [interpreter(), "-I", "-S", "-c", source, *argv]
 
 
 def minimal_env(workdir: str) -> dict[str, str]:

@@ -28,13 +28,20 @@ def apply_rlimits(limits: Limits) -> None:
         resource.setrlimit(which, (soft, hard))
 
 
+# prlimit's names, also how a zygote is told which limit is which
+NAMES = {
+    resource.RLIMIT_CPU: "cpu",
+    resource.RLIMIT_AS: "as",
+    resource.RLIMIT_NPROC: "nproc",
+    resource.RLIMIT_FSIZE: "fsize",
+    resource.RLIMIT_CORE: "core",
+}
+
+
+def named_rlimits(limits: Limits) -> dict[str, tuple[int, int]]:
+    return {NAMES[which]: (soft, hard) for which, soft, hard in rlimits(limits)}
+
+
 def prlimit_argv(prlimit: str, limits: Limits) -> list[str]:
     """The same limits as a `prlimit` command prefix, for backends that set them inside."""
-    names = {
-        resource.RLIMIT_CPU: "cpu",
-        resource.RLIMIT_AS: "as",
-        resource.RLIMIT_NPROC: "nproc",
-        resource.RLIMIT_FSIZE: "fsize",
-        resource.RLIMIT_CORE: "core",
-    }
-    return [prlimit, *(f"--{names[which]}={soft}:{hard}" for which, soft, hard in rlimits(limits)), "--"]
+    return [prlimit, *(f"--{NAMES[which]}={soft}:{hard}" for which, soft, hard in rlimits(limits)), "--"]

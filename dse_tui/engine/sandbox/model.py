@@ -28,5 +28,7 @@ class SandboxResult:
     wall_ms: float
     cpu_ms: float  # user+sys of the child and its reaped descendants (os.wait4)
     peak_memory_mb: float  # ru_maxrss
-    ended: str  # "exited" | "timeout" | "output_limit" | "signal" | "interrupted" (DSE shutting down) | "error"
+    # "exited" | "closed" (DSE ended a conversation) | "timeout" | "output_limit" | "overflow" (an answer
+    # over its size limit) | "signal" | "interrupted" (DSE shutting down) | "error"
+    ended: str
     backend: str  # "bwrap" | "native" | "none"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import os
+from collections.abc import Sequence
 
 from . import landlock
 from .base import Sandbox
@@ -36,6 +37,22 @@ class NativeSandbox(Sandbox):
         )
         self._hardening = seccomp_filter.hardening_bpf(keep_process_group=True, allow_new_processes=False)
         self._signal_guard = seccomp_filter.SignalGuard(os.getpid())
+        # a zygote forks and puts each child in a session of its own; the children load _hardening
+        self._zygote_hardening = seccomp_filter.hardening_bpf(keep_process_group=False, allow_new_processes=True)
+
+    def zygote_filters(self, zygote_pid: int) -> dict:
+        return {"filters": [self._hardening], "guard": self._seccomp.SignalGuard(zygote_pid).template()}
+
+    def zygote_ruleset(self, run_dir: str) -> int | None:
+        return self._ruleset(run_dir)
+
+    def _ruleset(self, workdir: str) -> int:
+        return landlock.create_ruleset(
+            self._abi,
+            read_only=(*SYSTEM_DIRS, *python_prefixes(), *ETC_FILES, *_READ_ONLY_DEVICES, "/proc"),
+            read_write=(workdir,),
+            read_write_files=_READ_WRITE_DEVICES,
+        )
 
     def describe(self) -> str:
         user = "uid 65534" if self._as_root else "your uid"
@@ -52,15 +69,13 @@ class NativeSandbox(Sandbox):
             f"kernel namespaces (process list and network stack visible)"
         )
 
-    def _launch(self, source: str, limits: Limits, workdir: str) -> Launch:
-        ruleset = landlock.create_ruleset(
-            self._abi,
-            read_only=(*SYSTEM_DIRS, *python_prefixes(), *ETC_FILES, *_READ_ONLY_DEVICES, "/proc"),
-            read_write=(workdir,),
-            read_write_files=_READ_WRITE_DEVICES,
-        )
+    def _launch(
+        self, source: str, limits: Limits, workdir: str, args: Sequence[str] = (), *, zygote: bool = False
+    ) -> Launch:
+        ruleset = self._ruleset(workdir)
         seccomp, guard = self._seccomp, self._signal_guard
-        as_root, keep_read_search, hardening = self._as_root, self._keep_read_search, self._hardening
+        as_root, keep_read_search = self._as_root, self._keep_read_search
+        hardening = self._zygote_hardening if zygote else self._hardening
         parent = os.getpid()
 
         def confine() -> None:  # runs in the child: keep it to syscalls, no imports
@@ -73,7 +88,7 @@ class NativeSandbox(Sandbox):
             seccomp.load(guard.bpf_for(os.getpid()))  # new session: pgid == pid
             seccomp.load(hardening)
 
-        return Launch(python_argv(source), preexec_fn=confine, owned_fds=(ruleset,))
+        return Launch(python_argv(source, args), preexec_fn=confine, owned_fds=(ruleset,))
 
 
 @functools.cache

@@ -160,6 +160,11 @@ class SignalGuard:
         self._program = program
         self._pgid_offset = labels["own_group"] * 8 + 4
 
+    def template(self) -> tuple[bytes, int]:
+        """The program and the byte offset of the constant `bpf_for` patches (for a zygote,
+        which patches it in each child without this module)."""
+        return self._program, self._pgid_offset
+
     def bpf_for(self, pgid: int) -> bytes:
         program = bytearray(self._program)
         struct.pack_into("=I", program, self._pgid_offset, -pgid & 0xFFFFFFFF)

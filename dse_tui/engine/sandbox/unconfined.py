@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from .base import Sandbox
 from .environment import python_argv
 from .limits import apply_rlimits
@@ -21,5 +23,7 @@ class UnconfinedSandbox(Sandbox):
             "(install bubblewrap for a real sandbox)"
         )
 
-    def _launch(self, source: str, limits: Limits, workdir: str) -> Launch:
-        return Launch(python_argv(source), preexec_fn=lambda: apply_rlimits(limits))
+    def _launch(
+        self, source: str, limits: Limits, workdir: str, args: Sequence[str] = (), *, zygote: bool = False
+    ) -> Launch:
+        return Launch(python_argv(source, args), preexec_fn=lambda: apply_rlimits(limits))

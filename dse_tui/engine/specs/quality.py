@@ -38,3 +38,19 @@ def robustness_score(probe_outcomes: Iterable[bool]) -> float:
     """Share of edge-case and error probes that passed; no probes earns no credit."""
     outcomes = list(probe_outcomes)
     return sum(outcomes) / len(outcomes) if outcomes else 0.0
+
+
+MERIT_WEIGHTS = {"pass_rate": 0.4, "strength": 0.3, "performance": 0.2, "robustness": 0.1}
+
+
+def merit(results: dict, strength: float | None) -> float:
+    """What automatic decisions rank by (the reuse bar, drift, promotion, value): the paper's
+    formula with spec strength in the place of coverage, which the candidate's own process
+    reports and so may not decide anything. Unmeasured strength counts as none."""
+    score = (
+        MERIT_WEIGHTS["pass_rate"] * float(results.get("pass_rate") or 0.0)
+        + MERIT_WEIGHTS["strength"] * float(strength or 0.0)
+        + MERIT_WEIGHTS["performance"] * float(results.get("performance_score") or 0.0)
+        + MERIT_WEIGHTS["robustness"] * float(results.get("robustness_score") or 0.0)
+    )
+    return round(min(1.0, max(0.0, score)), 4)

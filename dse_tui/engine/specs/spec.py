@@ -8,6 +8,7 @@ SpecError naming the file, line and column — never a silent pass.
 
 from __future__ import annotations
 
+import builtins
 import difflib
 import re
 from dataclasses import dataclass, field
@@ -27,7 +28,7 @@ from dse_tui.engine.limits import (
 from dse_tui.engine.validation import check_name, check_text
 
 TOP_KEYS = {"function", "description", "behaviors", "tests", "tags", "name", "type"}
-BEHAVIOR_KEYS = {"behavior", "given", "then", "probe"}
+BEHAVIOR_KEYS = {"behavior", "given", "then", "probe", "held_out"}
 THEN_KEYS = {
     "result_equals",
     "result_contains",
@@ -36,6 +37,9 @@ THEN_KEYS = {
     "execution_time",
     "confidence",
     "line_count",
+}
+BUILTIN_EXCEPTIONS = {
+    name for name, value in vars(builtins).items() if isinstance(value, type) and issubclass(value, BaseException)
 }
 RESULT_TYPES = {"str", "int", "float", "bool", "list", "dict", "tuple", "set", "NoneType", "bytes"}
 
@@ -74,6 +78,7 @@ class Behavior:
     then: dict[str, Any]
     probe: bool  # an edge-case / error probe, counted in the robustness score
     line: int
+    held_out: bool = False  # never put into a prompt; code must still pass it to be stored
 
     @property
     def time_limit_ms(self) -> float | None:
@@ -97,6 +102,11 @@ class Spec:
     type: str = "FUNCTION"
     source: str = ""  # the YAML text as given
     origin: str = "<spec>"
+
+    @property
+    def visible_behaviors(self) -> list[Behavior]:
+        """What a prompt may hold (generation, escalation feedback, evolution): never a held-out one."""
+        return [b for b in self.behaviors if not b.held_out]
 
     @property
     def check_count(self) -> int:
@@ -375,7 +385,12 @@ class _Validator:
         if probe is not None and not isinstance(probe, bool):
             raise self.fail(path + ("probe",), "'probe' must be true or false")
         is_probe = probe if probe is not None else ("raises" in checked or bool(_PROBE_RE.search(name)))
-        return Behavior(name=name.strip(), given=given, then=checked, probe=is_probe, line=self.line_of(path))
+        held_out = raw.get("held_out", False)
+        if not isinstance(held_out, bool):
+            raise self.fail(path + ("held_out",), "'held_out' must be true or false")
+        return Behavior(
+            name=name.strip(), given=given, then=checked, probe=is_probe, line=self.line_of(path), held_out=held_out
+        )
 
     def expectation(self, path: tuple, key: str, value: Any) -> Any:
         if key not in THEN_KEYS:
@@ -398,6 +413,12 @@ class _Validator:
         if key == "raises":
             if not isinstance(value, str) or not _IDENT_RE.match(value):
                 raise self.fail(path, "raises takes an exception class name, e.g. raises: ValueError")
+            if value not in BUILTIN_EXCEPTIONS:
+                # the candidate's own classes are never trusted to be what their name says
+                raise self.fail(
+                    path,
+                    f"raises takes a builtin exception ({_did_you_mean(value, BUILTIN_EXCEPTIONS)}e.g. ValueError)",
+                )
             return value
         if key == "execution_time":
             match = _TIME_RE.match(str(value))
