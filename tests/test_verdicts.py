@@ -213,3 +213,48 @@ def test_the_database_has_no_merit_from_coverage(engine):
     b = {**a, "coverage": 1.0}
     assert quality.merit(a, 0.7) == quality.merit(b, 0.7)
     assert quality.quality_score(1.0, 0.2, 1.0, 0.5) != quality.quality_score(1.0, 1.0, 1.0, 0.5)
+
+
+# What code can see of the process it runs in: the judged path hands it the channel and its
+# role on the command line. Stored with a spec that expects exactly that, it passes only if
+# the spec run saw it too; `dse run` and the TUI's run must then show the same.
+WHERE = "import sys\n\ndef where(n):\n    return ' '.join(sys.argv[1:])\n"
+WHERE_SPEC = """\
+function: where
+description: Say where the code runs
+behaviors:
+  - behavior: runs as the judged candidate
+    given: {n: 1}
+    then: {result_equals: "3 4 candidate"}
+"""
+
+
+def test_dse_run_goes_through_the_judged_path(tmp_home):
+    from test_cli import write
+
+    code, spec = write(tmp_home, "where.py", WHERE), write(tmp_home, "where.yaml", WHERE_SPEC)
+    stored = dse(tmp_home, "add", code, "--spec", spec)
+    assert stored.returncode == 0, stored.stderr
+    ran = dse(tmp_home, "run", "where", "--input", '{"n": 1}', "--json")
+    assert ran.returncode == 0, ran.stderr
+    data = json.loads(ran.stdout)
+    assert data["result"] == "3 4 candidate" and data["result_type"] == "str"
+
+
+async def test_the_tuis_run_goes_through_the_judged_path(library_engine):
+    from textual.widgets import Input, Static
+
+    from dse_tui.app import DSEApp
+    from dse_tui.screens.library import LibraryScreen
+    from test_library_screen import wait_until
+
+    library_engine.store_artifact(WHERE, WHERE_SPEC)
+    app = DSEApp(engine=library_engine, import_starter=False)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, LibraryScreen) and app.screen.row_total > 0)
+        app.screen.query_one("#search", Input).value = "say where the code runs"
+        await wait_until(pilot, lambda: app.screen._rows and next(iter(app.screen._rows.values())).name == "where")
+        await pilot.press("escape", "r", *'{"n": 1}', "enter")
+        result = app.screen.query_one("#run-result", Static)
+        await wait_until(pilot, lambda: str(result.content).startswith("✓"))
+        assert "where → '3 4 candidate'" in str(result.content)

@@ -321,3 +321,13 @@ class ZygotePool:
         """How many zygotes are idle now (for doctor and benchmarks)."""
         with self._lock:
             return sum(len(v) for v in self._idle.values())
+
+    def zygotes(self) -> int:
+        """How many zygotes are alive (idle or serving a run)."""
+        with self._lock:
+            return sum(1 for z in self._all if not z.broken)
+
+    def runs(self) -> int:
+        """Runs the live zygotes have served."""
+        with self._lock:
+            return sum(z.runs for z in self._all if not z.broken)
