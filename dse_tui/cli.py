@@ -429,6 +429,7 @@ def _doctor_check(args: argparse.Namespace) -> int:
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
+    from dse_tui.engine.display import confirmation_text
     from dse_tui.engine.events import AttemptFinished, AttemptStarted, TierSkipped
     from dse_tui.engine.specs.spec import load_spec_file
 
@@ -465,12 +466,12 @@ def cmd_ask(args: argparse.Namespace) -> int:
             console.print(f"[dim]{_e(prediction_text(result.start_tier, result.prediction))}[/]")
         if result.reused:
             console.print(f"[green]reused[/] {_e(result.artifact.name)} ({result.artifact.id[:12]}), cost $0")
-            console.print(_confirmation_text(result.confirmation, result.strength), markup=False)
+            console.print(confirmation_text(result.confirmation, result.strength), markup=False)
             if result.confirmation == "pending":
                 engine.confirm_pending()  # the reply is out: now measure what its pass meant
                 known = engine.confirmation(spec.source, result.artifact.id)
                 if known is not None:
-                    console.print("  " + _confirmation_text(known.verdict, known.strength), markup=False)
+                    console.print("  " + confirmation_text(known.verdict, known.strength), markup=False)
         elif result.artifact:
             console.print(
                 f"[green]generated[/] {_e(result.artifact.name)} ({result.artifact.id[:12]}) on tier {_e(result.tier)} "
@@ -480,14 +481,6 @@ def cmd_ask(args: argparse.Namespace) -> int:
             console.print(f"[red]{result.outcome}[/]: {_e(result.reason)}")
         console.print(f"[dim]transcript {result.transcript_id}[/]")
     return EXIT_OK if result.artifact else EXIT_NO
-
-
-def _confirmation_text(confirmation: str | None, strength: float | None) -> str:
-    """One line on what a pass means (spec strength: the share of the code's mutants it kills)."""
-    if confirmation == "pending":
-        return "confirmation pending: this spec's strength against the reused code is measured next"
-    share = f" ({strength:.0%} of mutants killed)" if strength is not None else ""
-    return f"confirmation {confirmation}{share}"
 
 
 def cmd_transcripts(args: argparse.Namespace) -> int:

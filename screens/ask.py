@@ -20,8 +20,8 @@ from textual.message import Message
 from textual.widgets import Button, Footer, Input, Label, Select, Static, TextArea
 from textual.worker import Worker, WorkerState
 
-from dse_tui.engine.display import prediction_text, visible
-from dse_tui.engine.events import AttemptFinished, AttemptStarted, StartTierChosen, TierSkipped
+from dse_tui.engine.display import confirmation_text, prediction_text, visible
+from dse_tui.engine.events import AttemptFinished, AttemptStarted, ConfirmationRecorded, StartTierChosen, TierSkipped
 from dse_tui.screens.transcripts import (
     TranscriptsScreen,
     duration_text,
@@ -98,6 +98,8 @@ class AskScreen(EngineScreen):
         self.timings = timings
         self.running = False
         self.transcript_id: str | None = None  # of the last ask, for ctrl+t
+        self._result: AskResult | None = None  # the last ask's, until its confirmation arrives
+        self._facts = ""
         self._cancel: threading.Event | None = None
         self._attempts: dict[int, Any] = {}  # n -> AttemptStarted, to finish its line
         self._rows: dict[str, ProgressLine] = {}  # the log's rows by key, in order
@@ -228,6 +230,8 @@ class AskScreen(EngineScreen):
         result = self.engine.ask(task, spec, max_tier=max_tier, budget_usd=budget, ladder=self.ladder,
                                  providers=self.providers, cancel=cancel, on_event=on_event)
         self.post_message(self.Finished(result))
+        if result.confirmation == "pending":  # the reply is shown: now measure what its pass means
+            self.engine.confirm_pending()
 
     def on_ask_screen_progress(self, message: Progress) -> None:
         event = message.event
@@ -270,14 +274,27 @@ class AskScreen(EngineScreen):
             head = f"✓ reused {visible(result.artifact.name)} (quality {result.artifact.quality_score:.2f}): no model call"
         else:
             head = f"✗ {result.outcome}" + (f": {visible(result.reason)}" if result.reason else "")
+        self._result, self._facts = result, f"{head}\n{' · '.join(facts)} — ctrl+t opens the transcript"
         summary = self.query_one("#result", Static)
-        summary.update(f"{head}\n{' · '.join(facts)} — ctrl+t opens the transcript")
+        summary.update(self._summary(result.confirmation, result.strength))
         summary.set_classes(f"-{result.outcome}")
         code = self.query_one("#code", Static)
         code.update(syntax(result.artifact.content, "python", line_numbers=True) if result.artifact else "")
         code.display = result.artifact is not None
         # Deferred like the log's scroll_end calls, and queued after them, so the top wins.
         self.query_one("#output", VerticalScroll).scroll_home(animate=False)
+
+    def _summary(self, confirmation: str | None, strength: float | None) -> str:
+        text = self._facts
+        if confirmation is not None and self._result is not None and self._result.artifact is not None:
+            text += "\n" + confirmation_text(confirmation, strength)
+        return text
+
+    def engine_event(self, event: Any) -> None:
+        result = self._result
+        if (isinstance(event, ConfirmationRecorded) and result is not None and result.artifact is not None
+                and event.artifact_id == result.artifact.id and result.confirmation == "pending"):
+            self.query_one("#result", Static).update(self._summary(event.verdict, event.strength))
 
     def worker_changed(self, event: Worker.StateChanged) -> None:
         if event.worker.group == "ask" and event.state in (WorkerState.ERROR, WorkerState.CANCELLED):

@@ -334,3 +334,28 @@ async def test_the_screen_stays_up_when_the_embedded_model_crashes(engine, tmp_p
         assert "✗ failed: the model call failed" in crashed and "SIGSEGV" in crashed
         assert any(line.startswith("skipped fast: crashed:") for line in lines)
         assert result_text(screen).startswith("✓ generated add with balanced")
+
+
+OTHER_ADD_SPEC = """\
+function: total
+description: Add two numbers and return their sum
+behaviors:
+  - behavior: adds
+    given: {a: 1, b: 1}
+    then: {result_equals: 2}
+"""
+
+
+async def test_a_reuse_is_shown_at_once_and_its_confirmation_follows(engine):
+    """Served as soon as it passes; what the pass means (this spec's strength against the
+    code) arrives after, in the same summary."""
+    engine.store_artifact(ADD_CODE, ADD_SPEC, name="add")
+    screen = AskScreen(ladder=ladder("fast"), providers={"fast": ScriptedProvider([])})
+    app = DSEApp(engine=engine, import_starter=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_ask(pilot, screen)
+        await fill(pilot, screen, "add two numbers", OTHER_ADD_SPEC)
+        await pilot.press("ctrl+r")
+        await wait_until(pilot, lambda: screen.query_one("#result").has_class("-reused"))
+        await wait_until(pilot, lambda: "confirmation weak (67% of mutants killed)" in result_text(screen))
+        assert result_text(screen).startswith("✓ reused add")

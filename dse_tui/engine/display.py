@@ -84,3 +84,11 @@ def merit_text(results: dict[str, Any], share: float | None, merit: float) -> st
         f"+ 0.2·performance {float(results.get('performance_score') or 0):.2f} "
         f"+ 0.1·robustness {float(results.get('robustness_score') or 0):.2f}"
     )
+
+
+def confirmation_text(confirmation: str | None, strength: float | None) -> str:
+    """One line on what a pass means: the request spec's strength against the code returned."""
+    if confirmation == "pending":
+        return "confirmation pending: this spec's strength against the reused code is measured next"
+    share = f" ({strength:.0%} of mutants killed)" if strength is not None else " (strength not measured)"
+    return f"confirmation {confirmation}{share}"
