@@ -165,3 +165,20 @@ def test_zygotes_die_with_dse(box):
     while time.monotonic() < deadline and any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in family):
         time.sleep(0.05)
     assert not [p for p in family if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+
+
+def test_a_zygote_started_by_a_worker_thread_outlives_the_thread(box):
+    """The death signal of a child fires when the thread that started it ends: zygotes
+    are started from the pool's own thread, so a TUI worker finishing does not kill them."""
+    import threading
+
+    first: list = []
+    worker = threading.Thread(target=lambda: first.append(call_function("def f(x):\n    return x\n", "f", {"x": 1}, box)))
+    worker.start()
+    worker.join()
+    assert first[0].ok
+    time.sleep(0.2)  # a death signal would have arrived by now
+    before = box.pool.runs()
+    again = call_function("def f(x):\n    return x\n", "f", {"x": 2}, box)
+    assert again.ok and again.value == 2
+    assert box.pool.zygotes() == 1 and box.pool.runs() == before + 1

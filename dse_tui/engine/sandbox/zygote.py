@@ -18,15 +18,19 @@ from __future__ import annotations
 import itertools
 import marshal
 import os
+import queue
 import select
 import signal
 import socket
 import subprocess
 import threading
 import time
+from concurrent.futures import Future
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
+
+from dse_tui.engine import shutdown
 
 from .environment import NOBODY, minimal_env
 from .limits import named_rlimits
@@ -273,35 +277,66 @@ class ZygotePool:
         self._idle: dict[tuple[int, str], list[Zygote]] = {}
         self._all: set[Zygote] = set()
         self.failure: str | None = None  # why zygotes cannot start here, once known
+        self._starts: queue.SimpleQueue = queue.SimpleQueue()
+        threading.Thread(target=self._starter, name="zygote starter", daemon=True).start()
         LIVE.on_kill_all(self.kill_all)
 
     def session(self, program: bytes, role: str, limits: Limits) -> Session | None:
-        """A conversation in a zygote's fresh child, or None when no zygote can start."""
+        """A conversation in a zygote's fresh child, or None when no zygote can start. A
+        zygote that cannot fork (it died) is replaced once before the run is given up on."""
         if self.failure is not None:
             return None
         key = (hash(program), role)
-        with self._lock:
-            idle = self._idle.setdefault(key, [])
-            zygote = idle.pop() if idle else None
-        if zygote is None or zygote.broken:
+        for _ in range(2):
+            with self._lock:
+                idle = self._idle.setdefault(key, [])
+                zygote = idle.pop() if idle else None
+            while zygote is not None and (zygote.broken or zygote.proc is None or zygote.proc.poll() is not None):
+                self._discard(zygote)
+                with self._lock:
+                    zygote = idle.pop() if idle else None
+            if zygote is None:
+                try:
+                    zygote = self._start(program)
+                except (ZygoteFailed, OSError) as exc:
+                    self.failure = str(exc)
+                    return None
+                with self._lock:
+                    self._all.add(zygote)
+            session = zygote.session(role, limits, lambda z: self._returned(key, z))
+            if session.started or shutdown.requested():
+                return session
+            session.close()  # the zygote is broken now: returned() closes it
+        return None
+
+    def _start(self, program: bytes) -> Zygote:
+        """Start a zygote from the pool's own thread. Its death signal (bwrap's
+        --die-with-parent, the native backend's PR_SET_PDEATHSIG) fires when the *thread*
+        that started it ends: a zygote started by a short-lived worker would die with it."""
+        done: Future[Zygote] = Future()
+        self._starts.put((program, done))
+        return done.result()
+
+    def _starter(self) -> None:
+        while True:
+            program, done = self._starts.get()
             try:
-                zygote = Zygote(self.sandbox, program)
-            except (ZygoteFailed, OSError) as exc:
-                self.failure = str(exc)
-                return None
-            with self._lock:
-                self._all.add(zygote)
+                done.set_result(Zygote(self.sandbox, program))
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller
+                done.set_exception(exc)
 
-        def returned(z: Zygote) -> None:
-            with self._lock:
-                spare = self._idle.setdefault(key, [])
-                if not z.broken and len(spare) < IDLE_PER_ROLE:
-                    spare.append(z)
-                    return
-                self._all.discard(z)
-            z.close()
+    def _returned(self, key: tuple[int, str], z: Zygote) -> None:
+        with self._lock:
+            spare = self._idle.setdefault(key, [])
+            if not z.broken and len(spare) < IDLE_PER_ROLE:
+                spare.append(z)
+                return
+        self._discard(z)
 
-        return zygote.session(role, limits, returned)
+    def _discard(self, z: Zygote) -> None:
+        with self._lock:
+            self._all.discard(z)
+        z.close()
 
     def kill_all(self) -> None:
         with self._lock:
