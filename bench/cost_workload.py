@@ -149,6 +149,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--reuse-min-similarity", type=float, default=AskSettings.reuse_min_similarity,
+                        help="the reuse bar; lower it to let near misses compete")
     args = parser.parse_args()
     powerful = next(t for t in load_ladder(user=False) if t.name == "powerful")
     tier = TierConfig(name="cloud", provider="scripted", model=powerful.model, temperature=None, max_tokens=1024,
@@ -159,6 +161,17 @@ def main() -> int:
     engine = Engine(tempfile.mkdtemp(prefix="dse-cost-"))
     engine.embedder
     rng, oracle_rng = random.Random(args.seed), random.Random(args.seed + 1)
+    settings = AskSettings(daily_budget_usd=1e9, reuse_min_similarity=args.reuse_min_similarity)
+    # The oracle must be able to say "wrong": sort-descending code for a reverse-list task
+    # passes an example with a sorted input, and must fail the oracle's fresh inputs.
+    ambiguous = parse_spec(spec_for("reverse_list", TASKS["reverse_list"], [[1, 2, 3]]))
+    impostor = alias(TASKS["sort_descending"]["code"], "sort_descending", "reverse_list")
+    oracle_self_check = (
+        run_spec(impostor, ambiguous, engine.sandbox).all_passed
+        and not run_spec(impostor, parse_spec(spec_for("reverse_list", TASKS["reverse_list"],
+                                                       fresh_inputs(TASKS["reverse_list"], random.Random(1), 10))),
+                         engine.sandbox).all_passed
+    )
     pool = [(name, phrase) for name, task in TASKS.items() for phrase in task["phrasings"]]
     baseline = hits = wrong = rejected = 0.0
     confirmations: Counter = Counter()
@@ -169,8 +182,7 @@ def main() -> int:
         name, phrase = rng.choice(pool)
         task = TASKS[name]
         spec = spec_for(name, task, fresh_inputs(task, rng, 2))
-        result = engine.ask(phrase, spec, ladder=ladder, providers={"cloud": llm},
-                            settings=AskSettings(daily_budget_usd=1e9))
+        result = engine.ask(phrase, spec, ladder=ladder, providers={"cloud": llm}, settings=settings)
         if result.artifact is None:
             print(json.dumps({"error": f"request {i} failed: {result.reason}"}))
             return 1
@@ -202,6 +214,8 @@ def main() -> int:
     print(json.dumps({
         "bench": "cost_workload",
         "requests": args.requests,
+        "reuse_min_similarity": args.reuse_min_similarity,
+        "oracle_self_check": "detects a wrong hit" if oracle_self_check else "FAILED",
         "distinct_tasks": len(TASKS),
         "phrasings": len(pool),
         "llm_calls": len(llm.calls),

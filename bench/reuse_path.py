@@ -6,7 +6,9 @@ request's spec run on the best candidate -> transcript writes, as `dse ask` does
 Uses a fresh home holding the verified starter library. Each request carries its own spec,
 written like a user would (two behaviours with values of its own, not the stored spec's).
 A run counts as wrong when the artifact served is not the one the request is about, or
-nothing was served. Prints one JSON line per backend and mode (cold: DSE_WARM=0).
+nothing was served (a miss below the similarity bar is not faster reuse: the served_*
+figures count only requests that were served). Prints one JSON line per backend and
+mode (cold: DSE_WARM=0).
 """
 
 from __future__ import annotations
@@ -70,12 +72,14 @@ def main() -> int:
             for task, _, spec in specs:  # first asks: zygotes start, confirmations get queued and measured
                 engine.ask(task, spec, ladder=no_models, providers={})
             engine.confirm_pending()
-            samples, wrong, confirmations = [], 0, {}
+            samples, served, wrong, confirmations = [], [], 0, {}
             for i in range(args.runs):
                 task, expected, spec = specs[i % len(specs)]
                 started = time.perf_counter()
                 result = engine.ask(task, spec, ladder=no_models, providers={})
                 samples.append((time.perf_counter() - started) * 1000)
+                if result.reused:
+                    served.append(samples[-1])
                 wrong += not result.reused or result.artifact.name != expected
                 confirmations[result.confirmation] = confirmations.get(result.confirmation, 0) + 1
             print(json.dumps({
@@ -87,6 +91,8 @@ def main() -> int:
                 "artifacts": engine.count_artifacts(),
                 "p50_ms": round(statistics.median(samples), 2),
                 "p95_ms": pct(samples, 0.95),
+                "served_p50_ms": round(statistics.median(served), 2) if served else None,
+                "served_p95_ms": pct(served, 0.95) if served else None,
                 "wrong_or_not_reused": wrong,
                 "confirmations": confirmations,
             }), flush=True)
