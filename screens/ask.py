@@ -45,11 +45,15 @@ function: slugify
 description: Turn a title into a lower-case URL slug
 behaviors:
   - behavior: joins words with dashes
-    given: {title: "Hello World"}
+    given: {text: "Hello World"}
     then: {result_equals: "hello-world"}
   - behavior: drops punctuation
-    given: {title: "Tea, please!"}
+    given: {text: "Tea, please!"}
     then: {result_equals: "tea-please"}
+  - behavior: keeps digits
+    given: {text: "Top 10 Tips"}
+    held_out: true  # never shown to a model; the code must pass it all the same
+    then: {result_equals: "top-10-tips"}
 """
 
 
@@ -108,7 +112,7 @@ class AskScreen(EngineScreen):
         yield StatusLine("Ask")
         with Horizontal(id="task-bar"):
             yield Label("Task", classes="field-label")
-            yield Input(placeholder="e.g. Write slugify(title) that turns a title into a URL slug", id="task",
+            yield Input(placeholder="e.g. Write slugify(text) that turns a title into a URL slug", id="task",
                         compact=True)
         with Horizontal(id="options-bar"):
             yield Label("Max tier", classes="field-label")

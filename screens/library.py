@@ -111,7 +111,7 @@ class LibraryScreen(EngineScreen):
     def compose(self) -> ComposeResult:
         yield StatusLine("Library")
         with Horizontal(id="filters"):
-            yield Label("Search", classes="field-label")
+            yield Label("Search", classes="field-label", id="search-label")
             yield Input(placeholder="describe what it does…", id="search", compact=True)
             yield Label("Min Q", classes="field-label", id="quality-label")
             yield Select(QUALITY_CHOICES, value=0.0, allow_blank=False, id="min-quality", compact=True)
