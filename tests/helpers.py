@@ -48,3 +48,13 @@ behaviors:
 """
 
 ADD_CODE = "def add(a, b):\n    return a + b\n"
+
+# The same sum under another name and a single example: reuse of `add` serves it, weakly.
+OTHER_ADD_SPEC = """\
+function: total
+description: Add two numbers and return their sum
+behaviors:
+  - behavior: adds
+    given: {a: 1, b: 1}
+    then: {result_equals: 2}
+"""

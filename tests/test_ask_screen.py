@@ -15,7 +15,7 @@ from dse_tui.screens.ask import AskScreen
 from dse_tui.screens.transcripts import TranscriptsScreen
 from dse_tui.screens.widgets.host import ShellStatus
 
-from helpers import ADD_CODE, ADD_SPEC
+from helpers import ADD_CODE, ADD_SPEC, OTHER_ADD_SPEC
 from test_library_screen import wait_until
 
 SIZE = (100, 30)
@@ -336,14 +336,6 @@ async def test_the_screen_stays_up_when_the_embedded_model_crashes(engine, tmp_p
         assert result_text(screen).startswith("✓ generated add with balanced")
 
 
-OTHER_ADD_SPEC = """\
-function: total
-description: Add two numbers and return their sum
-behaviors:
-  - behavior: adds
-    given: {a: 1, b: 1}
-    then: {result_equals: 2}
-"""
 
 
 async def test_a_reuse_is_shown_at_once_and_its_confirmation_follows(engine):

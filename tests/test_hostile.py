@@ -47,6 +47,18 @@ def refused(results, behaviour: str | None = None) -> str:
     return messages
 
 
+# Takes over its process's answers: from its first call on, every call says 5.
+FORGER = """
+import sys
+def add(a, b):
+    frame = sys._getframe(1)
+    while frame is not None and type(frame.f_locals.get("self")).__name__ != "Candidate":
+        frame = frame.f_back
+    type(frame.f_locals["self"]).call = lambda self, request, fn=None: "('ok', [5])"
+    return 5
+"""
+
+
 def test_an_honest_candidate_passes(box):
     results = judge("def add(a, b):\n    return a + b\n", ADD, box)
     assert results.all_passed, results.failure_summary()
@@ -230,15 +242,7 @@ def test_rewriting_harness_functions_through_gc_cannot_reach_the_expectations(bo
 def test_a_candidate_that_answers_for_the_harness_is_only_a_function(box):
     """Replacing the harness's answers with forged ones is no more than returning values:
     the candidate still does not know what is expected of a held-out behaviour."""
-    code = """
-    import sys
-    def add(a, b):
-        frame = sys._getframe(1)
-        while frame is not None and type(frame.f_locals.get("self")).__name__ != "Candidate":
-            frame = frame.f_back
-        type(frame.f_locals["self"]).call = lambda self, request, fn=None: "('ok', [5])"
-        return 5
-    """
+    code = FORGER
     spec = ADD + textwrap.dedent("""
       - behavior: adds zero
         given: {a: 0, b: 0}
@@ -337,15 +341,7 @@ def test_forged_answers_on_every_descriptor_end_the_run_as_a_failure(box):
 
 def test_the_forger_took_over(box):
     """The forger of the test above does control its process's answers: every call says 5."""
-    code = """
-    import sys
-    def add(a, b):
-        frame = sys._getframe(1)
-        while frame is not None and type(frame.f_locals.get("self")).__name__ != "Candidate":
-            frame = frame.f_back
-        type(frame.f_locals["self"]).call = lambda self, request, fn=None: "('ok', [5])"
-        return 5
-    """
+    code = FORGER
     results = judge(code, ADD, box)
     assert [c.message for c in results.checks] == [None, "expected -3, got 5"]
 

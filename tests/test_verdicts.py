@@ -7,7 +7,7 @@ import json
 import uuid
 
 import pytest
-from helpers import ADD_CODE, ADD_SPEC
+from helpers import ADD_CODE, ADD_SPEC, OTHER_ADD_SPEC
 from test_cli import dse
 
 from dse_tui.engine.facade import Engine
@@ -93,28 +93,20 @@ def test_an_upgraded_store_is_reverified_and_a_cheat_quarantined(tmp_home, embed
         again.close()
 
 
-SUM_SPEC_OTHER = """\
-function: total
-description: Add two numbers and return their sum
-behaviors:
-  - behavior: adds
-    given: {a: 1, b: 1}
-    then: {result_equals: 2}
-"""
 
 
 def test_reuse_for_another_spec_is_served_at_once_and_confirmed_afterwards(engine):
     engine.store_artifact(ADD_CODE, ADD_SPEC, name="add")
     ladder, providers = one_tier([])
-    first = engine.ask("add two numbers", SUM_SPEC_OTHER, ladder=ladder, providers=providers)
+    first = engine.ask("add two numbers", OTHER_ADD_SPEC, ladder=ladder, providers=providers)
     assert first.reused and first.confirmation == "pending" and first.to_dict()["confirmation"] == "pending"
     assert [j.kind for j in engine.list_jobs() if j.state == "queued"] == ["confirm"]
     assert engine.confirm_pending() == 1
-    known = engine.confirmation(SUM_SPEC_OTHER, first.artifact.id)
+    known = engine.confirmation(OTHER_ADD_SPEC, first.artifact.id)
     # add(1, 1) == 2 cannot tell a + b from a + a or b + b: a weak spec for this code
     assert known is not None and known.detail["total"] == 6 and known.verdict == "weak"
     assert {s["mutant"] for s in known.detail["survivors"]} == {"line 2: a read as b", "line 2: b read as a"}
-    again = engine.ask("add two numbers", SUM_SPEC_OTHER, ladder=ladder, providers=providers)
+    again = engine.ask("add two numbers", OTHER_ADD_SPEC, ladder=ladder, providers=providers)
     assert again.reused and again.confirmation == known.verdict and again.strength == known.strength
     own = engine.ask("add two numbers", ADD_SPEC, ladder=ladder, providers=providers)
     assert own.confirmation in ("strong", "weak") and own.strength == engine.resolve("add").strength
@@ -123,7 +115,7 @@ def test_reuse_for_another_spec_is_served_at_once_and_confirmed_afterwards(engin
 def test_dse_ask_json_carries_the_confirmation(tmp_home):
     from test_cli import write
 
-    spec = write(tmp_home, "other.yaml", SUM_SPEC_OTHER)
+    spec = write(tmp_home, "other.yaml", OTHER_ADD_SPEC)
     code, full = write(tmp_home, "add.py", ADD_CODE), write(tmp_home, "add.yaml", ADD_SPEC)
     assert dse(tmp_home, "add", code, "--spec", full, "--name", "add").returncode == 0
     asked = dse(tmp_home, "ask", "add two numbers", "--spec", spec, "--json")
