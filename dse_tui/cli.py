@@ -55,8 +55,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tags", default="", help="comma-separated tags")
     _common(p)
 
-    p = sub.add_parser("find", help="find tested artifacts by meaning")
+    p = sub.add_parser(
+        "find",
+        help="find tested artifacts by meaning",
+        description="Search the library by the meaning and the words of its descriptions and code. "
+        "Exits 1 when nothing fits: no artifact is close enough to the query (the floor is calibrated, "
+        "bench/retrieval.py).",
+    )
     p.add_argument("query")
+    p.add_argument("--all", action="store_true", help="also list matches below the no-good-match floor")
     p.add_argument("--min-quality", type=float, default=0.0, metavar="Q")
     p.add_argument("--limit", type=int, default=5, metavar="K")
     p.add_argument("--type", choices=["FUNCTION", "WORKFLOW", "TOOL", "TEST"])
@@ -148,7 +155,7 @@ def _v(value: Any) -> str:
 def _open_engine(args: argparse.Namespace, *, starter: bool = True):
     from dse_tui.engine.facade import Engine
 
-    engine = Engine(args.home)
+    engine = Engine(args.home, one_shot=True)
     if starter:
 
         def progress(event) -> None:
@@ -209,19 +216,27 @@ def cmd_find(args: argparse.Namespace) -> int:
     matches = engine.find_similar(
         args.query, min_quality=args.min_quality, limit=args.limit, type=args.type, tags=_tags(args.tags) or None
     )
+    floor = engine.find_floor()
+    shown = matches if args.all else [m for m in matches if m.similarity >= floor]
     if args.json:
-        _print_json([m.to_dict() for m in matches])
+        _print_json([{**m.to_dict(), "fits": m.similarity >= floor} for m in shown])
     else:
         from rich.table import Table
 
         table = Table("similarity", "quality", "name", "description", "id")
-        for m in matches:
+        for m in shown:
             a = m.artifact
+            dim = "" if m.similarity >= floor else "[dim]"
             table.add_row(
-                f"{m.similarity:.3f}", f"{a.quality_score:.2f}", _e(a.name), _e(a.description[:60]), a.id[:12]
+                f"{dim}{m.similarity:.3f}", f"{a.quality_score:.2f}", _e(a.name), _e(a.description[:60]), a.id[:12]
             )
-        _console().print(table if matches else "nothing found")
-    return EXIT_OK if matches else EXIT_NO
+        console = _console()
+        if shown:
+            console.print(table)
+        if not any(m.similarity >= floor for m in matches):
+            closest = f" (closest: {matches[0].artifact.name}, {matches[0].similarity:.2f})" if matches else ""
+            console.print(f"nothing in the library fits this query{closest}; the floor is {floor:.2f}", markup=False)
+    return EXIT_OK if any(m.similarity >= floor for m in matches) else EXIT_NO
 
 
 def cmd_run(args: argparse.Namespace) -> int:

@@ -73,10 +73,11 @@ class LibraryScreen(EngineScreen):
 
     class RowsLoaded(Message):
         def __init__(self, request: int, artifacts: list[Artifact], total: int, offset: int,
-                     similarity: dict[str, float] | None) -> None:
+                     similarity: dict[str, float] | None, floor: float | None = None) -> None:
             super().__init__()
             self.request, self.artifacts, self.total, self.offset = request, artifacts, total, offset
             self.similarity = similarity  # set for search results, None for the paged list
+            self.floor = floor  # search results: the score below which nothing is a match
 
     class HistoryLoaded(Message):
         def __init__(self, artifact: Artifact, lineage: list[Artifact], metrics: list[Any], example: str | None,
@@ -206,7 +207,8 @@ class LibraryScreen(EngineScreen):
         matches = self.engine.find_similar(query, limit=self.PAGE_SIZE, **filters)
         if not get_current_worker().is_cancelled:
             similarity = {m.artifact.id: m.similarity for m in matches}
-            self.post_message(self.RowsLoaded(request, [m.artifact for m in matches], len(matches), 0, similarity))
+            self.post_message(self.RowsLoaded(request, [m.artifact for m in matches], len(matches), 0, similarity,
+                                              self.engine.find_floor()))
 
     def on_library_screen_rows_loaded(self, message: RowsLoaded) -> None:
         if message.request != self._request:
@@ -231,8 +233,13 @@ class LibraryScreen(EngineScreen):
         self._show_selected()  # the cursor may not have moved, so no RowHighlighted would come
         if message.similarity is not None:
             found = len(message.artifacts)
-            self._set_pager(f"{found} closest by meaning for “{self.query_text}”" if found
-                            else f"nothing found for “{self.query_text}”")
+            fits = sum(s >= (message.floor or 0.0) for s in message.similarity.values())
+            if fits:
+                self._set_pager(f"{fits} close by meaning for “{self.query_text}”"
+                                + (f" · {found - fits} below them are not" if found > fits else ""))
+            else:
+                self._set_pager(f"nothing in the library fits: no close match for “{self.query_text}”"
+                                + (" · the nearest are listed" if found else ""))
         elif self.row_total:
             last = self.page_offset + len(message.artifacts)
             self._set_pager(f"rows {self.page_offset + 1}–{last} of {self.row_total} · by {self.order}")

@@ -2,7 +2,7 @@
 
 One `Database` per store file (connections, transactions, migrations, errors), shared by a
 repository per aggregate: artifacts (with tags, versions, states, lineage edges, usage),
-vectors, metrics, transcripts, the spend ledger and jobs.
+vectors (one index per view), words (FTS5), metrics, transcripts, the spend ledger and jobs.
 """
 
 from .artifacts import ArtifactRepository, DuplicateArtifact, NameTaken
@@ -13,7 +13,8 @@ from .ledger import Ledger
 from .metrics import MetricsRepository, Window
 from .records import SOURCES, Artifact, ArtifactState, ArtifactType, LineageEdge, LineageKind, MetricPoint, utcnow
 from .transcripts import AttemptRecord, Transcript, TranscriptLog
-from .vectors import VectorIndex
+from .vectors import VIEWS, VectorIndex
+from .words import WordIndex
 
 __all__ = [
     "SOURCES",
@@ -38,8 +39,10 @@ __all__ = [
     "StoreFull",
     "Transcript",
     "TranscriptLog",
+    "VIEWS",
     "VectorIndex",
     "Window",
+    "WordIndex",
     "connect",
     "migrate",
     "utcnow",

@@ -222,8 +222,14 @@ class ArtifactRepository:
             )
 
     @staticmethod
-    def _has_index(conn: Any) -> bool:
-        return conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'artifact_vec'").fetchone() is not None
+    def _derived_tables(conn: Any) -> list[str]:
+        """Virtual tables keyed by seq that do not cascade (vec0 indexes, the word index)."""
+        return [
+            r[0]
+            for r in conn.execute(
+                "SELECT name FROM sqlite_master WHERE name IN ('artifact_vec', 'code_vec', 'artifact_words')"
+            )
+        ]
 
     def count_use(self, artifact_id: str, success: bool, function_ms: float | None, at: datetime) -> None:
         """Usage counters, at once: successful runs and failures apart, last used, and the mean
@@ -257,8 +263,8 @@ class ArtifactRepository:
             row = conn.execute("SELECT seq FROM artifacts WHERE id = ?", (artifact_id,)).fetchone()
             if row is None:
                 return False
-            if self._has_index(conn):
-                conn.execute("DELETE FROM artifact_vec WHERE rowid = ?", (row[0],))
+            for table in self._derived_tables(conn):
+                conn.execute(f"DELETE FROM {table} WHERE rowid = ?", (row[0],))
             conn.execute("DELETE FROM artifacts WHERE seq = ?", (row[0],))  # cascades to tags, vectors, points, edges
             return True
 

@@ -297,6 +297,23 @@ MIGRATIONS: list[Migration] = [
         PRIMARY KEY (spec_hash, artifact_id)
     );
     """,
+    # 8: several views of an artifact. Its code gets a vector of its own beside the description's,
+    # and its words an FTS5 index (rowid = artifacts.seq; identifiers arrive split into words).
+    # Both are derived data: a job fills them, and searches use whatever exists meanwhile.
+    """
+    CREATE TABLE code_vectors (
+        seq INTEGER PRIMARY KEY REFERENCES artifacts(seq) ON DELETE CASCADE,
+        model TEXT NOT NULL,
+        dim INTEGER NOT NULL,
+        embedding BLOB NOT NULL
+    );
+    CREATE INDEX code_vectors_model ON code_vectors(model);
+    CREATE VIRTUAL TABLE artifact_words USING fts5(words, tokenize = 'porter unicode61');
+    CREATE TABLE artifact_words_made (
+        seq INTEGER PRIMARY KEY REFERENCES artifacts(seq) ON DELETE CASCADE,
+        version TEXT NOT NULL
+    );
+    """,
 ]
 
 

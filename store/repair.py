@@ -24,6 +24,7 @@ TABLES = (
     "artifacts",
     "artifact_tags",
     "artifact_vectors",
+    "code_vectors",
     "lineage",
     "points",
     "point_hours",
@@ -203,9 +204,10 @@ def _insert(new: db.Database, sql: str, rows: list) -> int:
 
 
 def _rebuild_vector_index(new: db.Database) -> None:
-    from .vectors import VectorIndex
+    from .vectors import VIEWS, VectorIndex
 
-    VectorIndex(new).rebuild_index()
+    for view in VIEWS:
+        VectorIndex(new, view).rebuild_index()
 
 
 def _salvage_pages(path: str, new: db.Database, report: RecoveryReport) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -23,6 +24,23 @@ from .artifacts import filters
 from .records import ArtifactState, ArtifactType
 
 UNKNOWN_MODEL = "unknown"
+
+
+@dataclass(frozen=True)
+class View:
+    """Where one view's vectors live: float rows, their binary vec0 index, the meta key prefix."""
+
+    name: str
+    table: str
+    index: str
+    meta: str
+
+
+# An artifact is found by several views (what the text of each is, is the engine's business).
+VIEWS = {
+    "description": View("description", "artifact_vectors", "artifact_vec", "embedding"),
+    "code": View("code", "code_vectors", "code_vec", "code_embedding"),
+}
 # Filtered sets at most this large are scanned exactly: cheaper than a vec0 pass, and exact.
 EXACT_SCAN_MAX = 2000
 
@@ -53,9 +71,16 @@ def quantize(v: np.ndarray) -> bytes:
 
 class VectorIndex:
     def __init__(
-        self, database: db.Database, *, oversample: int = 5, min_candidates: int = 50, quality_widen: float = 2.0
+        self,
+        database: db.Database,
+        view: str = "description",
+        *,
+        oversample: int = 5,
+        min_candidates: int = 50,
+        quality_widen: float = 2.0,
     ) -> None:
         self.db = database
+        self.view = VIEWS[view]
         # binary candidates per query: max(k * oversample, min_candidates). vec0's top-k
         # selection costs O(rows x k), so the pool size is the latency knob (bench/vector_search.py).
         self.oversample = oversample
@@ -64,20 +89,19 @@ class VectorIndex:
 
     # -- the model the vectors come from ------------------------------------------------
 
-    @staticmethod
-    def _meta(conn: Any, key: str) -> str | None:
-        row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+    def _meta(self, conn: Any, key: str) -> str | None:
+        row = conn.execute("SELECT value FROM meta WHERE key = ?", (f"{self.view.meta}_{key}",)).fetchone()
         return row[0] if row else None
 
-    @staticmethod
-    def _set_meta(conn: Any, key: str, value: str) -> None:
+    def _set_meta(self, conn: Any, key: str, value: str) -> None:
+        key = f"{self.view.meta}_{key}"
         conn.execute(
             "INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
             (key, value),
         )
 
     def _model_in(self, conn: Any) -> tuple[str, int] | None:
-        name, dim = self._meta(conn, "embedding_model"), self._meta(conn, "embedding_dim")
+        name, dim = self._meta(conn, "model"), self._meta(conn, "dim")
         return (name, int(dim)) if name is not None and dim is not None else None
 
     def model(self) -> tuple[str, int] | None:
@@ -85,18 +109,19 @@ class VectorIndex:
         with self.db.read() as conn:
             return self._model_in(conn)
 
-    @staticmethod
-    def _create_index(conn: Any, dim: int) -> None:
-        conn.execute("DROP TABLE IF EXISTS artifact_vec")
+    def _create_index(self, conn: Any, dim: int) -> None:
+        conn.execute(f"DROP TABLE IF EXISTS {self.view.index}")
         # metadata columns let vec0 apply the type filter during the scan
-        conn.execute(f"CREATE VIRTUAL TABLE artifact_vec USING vec0(embedding bit[{dim}], quality float, type text)")
+        conn.execute(
+            f"CREATE VIRTUAL TABLE {self.view.index} USING vec0(embedding bit[{dim}], quality float, type text)"
+        )
 
     def _set_model(self, conn: Any, name: str, dim: int) -> None:
         current = self._model_in(conn)
         if current is None or current[1] != dim:
             self._create_index(conn, dim)
-        self._set_meta(conn, "embedding_model", name)
-        self._set_meta(conn, "embedding_dim", str(dim))
+        self._set_meta(conn, "model", name)
+        self._set_meta(conn, "dim", str(dim))
 
     def use_model(self, name: str, dim: int) -> int:
         """Make `name` the model vectors must come from; returns how many artifacts lack a
@@ -110,7 +135,7 @@ class VectorIndex:
                 if current != (name, dim):
                     self._set_model(conn, name, dim)
                     if current is not None and current[1] != dim:
-                        conn.execute("DELETE FROM artifact_vectors")
+                        conn.execute(f"DELETE FROM {self.view.table}")
         return len(self.missing(name, dim, limit=10**9))
 
     def missing(self, name: str, dim: int, after: int = 0, limit: int = 256) -> builtins.list[int]:
@@ -119,7 +144,7 @@ class VectorIndex:
             return [
                 r[0]
                 for r in conn.execute(
-                    "SELECT a.seq FROM artifacts a WHERE a.seq > ? AND NOT EXISTS (SELECT 1 FROM artifact_vectors v "
+                    f"SELECT a.seq FROM artifacts a WHERE a.seq > ? AND NOT EXISTS (SELECT 1 FROM {self.view.table} v "
                     "WHERE v.seq = a.seq AND v.model = ? AND v.dim = ?) ORDER BY a.seq LIMIT ?",
                     (after, name, dim, limit),
                 )
@@ -141,12 +166,12 @@ class VectorIndex:
             if row is None:
                 raise KeyError(seq)
             conn.execute(
-                "INSERT OR REPLACE INTO artifact_vectors(seq, model, dim, embedding) VALUES (?, ?, ?, ?)",
+                f"INSERT OR REPLACE INTO {self.view.table}(seq, model, dim, embedding) VALUES (?, ?, ?, ?)",
                 (seq, model[0], v.shape[0], to_blob(v)),
             )
-            conn.execute("DELETE FROM artifact_vec WHERE rowid = ?", (seq,))  # vec0 has no upsert
+            conn.execute(f"DELETE FROM {self.view.index} WHERE rowid = ?", (seq,))  # vec0 has no upsert
             conn.execute(
-                "INSERT INTO artifact_vec(rowid, embedding, quality, type) VALUES (?, vec_bit(?), ?, ?)",
+                f"INSERT INTO {self.view.index}(rowid, embedding, quality, type) VALUES (?, vec_bit(?), ?, ?)",
                 (seq, quantize(v), float(row[0]), row[1]),
             )
 
@@ -158,13 +183,13 @@ class VectorIndex:
                 return 0
             self._create_index(conn, model[1])
             rows = conn.execute(
-                "SELECT v.seq, v.embedding, a.quality_score, a.type FROM artifact_vectors v "
+                f"SELECT v.seq, v.embedding, a.quality_score, a.type FROM {self.view.table} v "
                 "JOIN artifacts a ON a.seq = v.seq WHERE v.dim = ?",
                 (model[1],),
             ).fetchall()
             for seq, blob, quality, type_ in rows:
                 conn.execute(
-                    "INSERT INTO artifact_vec(rowid, embedding, quality, type) VALUES (?, vec_bit(?), ?, ?)",
+                    f"INSERT INTO {self.view.index}(rowid, embedding, quality, type) VALUES (?, vec_bit(?), ?, ?)",
                     (seq, quantize(from_blob(blob)), float(quality), type_),
                 )
         return len(rows)
@@ -208,7 +233,7 @@ class VectorIndex:
                 # unfiltered pool post-filtered in SQL is cheaper, and the exact fallback
                 # below still catches a bar that leaves too few candidates.
                 want = int(want * self.quality_widen)
-            sql = "SELECT rowid FROM artifact_vec WHERE embedding MATCH vec_bit(?) AND k = ?"
+            sql = f"SELECT rowid FROM {self.view.index} WHERE embedding MATCH vec_bit(?) AND k = ?"
             knn_args: list[Any] = [quantize(q), want]
             if type_value is not None:
                 sql += " AND type = ?"
@@ -219,6 +244,39 @@ class VectorIndex:
                 # the filters ate the candidates (or vectors are missing): scan the filtered set
                 return self._exact(conn, q, k, where, args)
             return hits[:k]
+
+    def search_exact(
+        self,
+        vector: np.ndarray,
+        k: int = 10,
+        *,
+        min_quality: float = 0.0,
+        min_merit: float = 0.0,
+        states: Sequence[ArtifactState | str] | None = None,
+    ) -> builtins.list[tuple[int, float]]:
+        """search() scored exactly over every vector (what benchmarks measure recall against)."""
+        with self.db.read() as conn:
+            model = self._model_in(conn)
+            if model is None or k <= 0:
+                return []
+            where, args = filters(
+                None, None, min_quality if min_quality > 0 else None, states, min_merit if min_merit > 0 else None
+            )
+            return self._exact(conn, as_unit_f32(vector, model[1]), k, where, args)
+
+    def cosines(self, vector: np.ndarray, seqs: Sequence[int]) -> dict[int, float]:
+        """The exact cosine of each of `seqs` that has a vector in this view."""
+        if not seqs:
+            return {}
+        with self.db.read() as conn:
+            model = self._model_in(conn)
+            if model is None:
+                return {}
+            marks = ",".join("?" * len(seqs))
+            rows = conn.execute(
+                f"SELECT seq, embedding FROM {self.view.table} WHERE seq IN ({marks})", tuple(seqs)
+            ).fetchall()
+            return dict(self._rank(as_unit_f32(vector, model[1]), rows))
 
     def _rescore(
         self, conn: Any, q: np.ndarray, seqs: Sequence[int], where: str, args: Sequence[Any]
@@ -234,7 +292,7 @@ class VectorIndex:
             .replace("a.state IN", "+a.state IN")
         )
         rows = conn.execute(
-            f"SELECT v.seq, v.embedding FROM artifact_vectors v JOIN artifacts a ON a.seq = v.seq "
+            f"SELECT v.seq, v.embedding FROM {self.view.table} v JOIN artifacts a ON a.seq = v.seq "
             f"WHERE v.seq IN ({marks}) AND {where}",
             (*seqs, *args),
         ).fetchall()
@@ -245,7 +303,7 @@ class VectorIndex:
     ) -> builtins.list[tuple[int, float]]:
         hits: list[tuple[int, float]] = []
         cur = conn.execute(
-            f"SELECT v.seq, v.embedding FROM artifact_vectors v JOIN artifacts a ON a.seq = v.seq WHERE {where}", args
+            f"SELECT v.seq, v.embedding FROM {self.view.table} v JOIN artifacts a ON a.seq = v.seq WHERE {where}", args
         )
         while rows := cur.fetchmany(4096):  # bounded memory on big filtered sets
             hits = sorted(hits + self._rank(q, rows), key=lambda h: -h[1])[:k]

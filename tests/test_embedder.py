@@ -94,3 +94,35 @@ def test_store_search_by_meaning(embedder, tmp_path):
         assert store.vectors.model() == (embedder.name, DIM)
     finally:
         store.close()
+
+
+TEXTS = [
+    "sort a list of numbers",
+    "",
+    "def sort_list(items):\n    return sorted(items)",
+    "Ünïcode tëxt, emoji 🙂 and 中文",
+    "word " * 700,  # past the 512-token truncation
+]
+
+
+@pytest.mark.parametrize("optimize", [True, False])
+def test_vectors_equal_fastembeds(optimize, tmp_path):
+    """Our direct onnxruntime path gives fastembed's vectors (stored vectors stay comparable)."""
+    from fastembed import TextEmbedding
+
+    ours = Embedder(tmp_path, optimize=optimize, batch_size=2)
+    reference = TextEmbedding("sentence-transformers/all-MiniLM-L6-v2",
+                              specific_model_path=str(prepare_model_dir(tmp_path)), cache_dir=str(tmp_path / "fe"))
+    theirs = np.asarray(list(reference.embed(TEXTS, batch_size=3)), dtype=np.float32)
+    theirs /= np.linalg.norm(theirs, axis=1, keepdims=True)
+    cosines = np.sum(ours.embed(TEXTS) * theirs, axis=1)
+    assert cosines.min() > 0.9999, cosines
+
+
+def test_one_shot_embedder_never_imports_fastembed(tmp_path):
+    code = (f"import sys; from dse_tui.engine.library.embedder import Embedder; "
+            f"v = Embedder({str(tmp_path)!r}, optimize=False).embed_one('order a list'); "
+            f"print('fastembed' in sys.modules, v.shape[0])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    assert out.stdout.split() == ["False", str(DIM)]

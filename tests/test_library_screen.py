@@ -252,5 +252,17 @@ async def test_a_reload_keeps_the_place_in_search_results(library_engine):
         await pilot.press("escape")
         app.screen.reload()
         await pilot.pause(0.5)
-        await wait_until(pilot, lambda: "closest" in pager(app))
+        await wait_until(pilot, lambda: "close by meaning" in pager(app))
         assert app.screen.selected.name == third
+
+
+async def test_a_search_that_nothing_fits_says_so(library_engine):
+    app = DSEApp(engine=library_engine, import_starter=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await opened(pilot)
+        await search(pilot, "book a table at a restaurant for friday")
+        await wait_until(pilot, lambda: "nothing in the library fits" in pager(app))
+        assert names(app)  # the nearest are still listed, said to be not close
+        await search(pilot, "order a list of numbers")
+        await wait_until(pilot, lambda: "close by meaning" in pager(app))
+        assert names(app)[0] == "sort_list"

@@ -9,7 +9,7 @@ import numpy as np
 
 from dse_tui.engine.facade import Engine
 from dse_tui.engine.library.starter import digest, load_shipped, vector_from
-from dse_tui.engine.library.views import embed_text
+from dse_tui.engine.library.views import VIEW_VERSION, view_texts
 from dse_tui.engine.presets import starter_library
 from dse_tui.store import ArtifactState
 
@@ -17,6 +17,7 @@ from dse_tui.store import ArtifactState
 def test_the_shipped_proofs_and_vectors_are_current(embedder):
     shipped = load_shipped()
     assert shipped["embedding_model"] == embedder.name and shipped["dim"] == embedder.dim
+    assert shipped["view_version"] == VIEW_VERSION, "run: python -m dse_tui.engine.library.starter --build"
     pairs = starter_library()
     assert set(shipped["artifacts"]) == {c.stem for c, _ in pairs}, "run: python -m dse_tui.engine.library.starter --build"
     for code_path, spec_path in pairs:
@@ -31,9 +32,13 @@ def test_shipped_vectors_are_what_the_embedder_makes(tmp_home, embedder):
     try:
         engine.ensure_starter_library()
         shipped = load_shipped()["artifacts"]
+        assert not engine.indexer.missing(), "every view arrives with the starter library"
         for artifact in engine.list_artifacts(limit=100):
-            vector = vector_from(shipped[artifact.name]["vector"], embedder.dim)
-            assert float(np.dot(vector, embedder.embed_one(embed_text(artifact)))) > 0.999, artifact.name
+            texts = view_texts(artifact)
+            assert shipped[artifact.name]["words"] == texts["words"], artifact.name
+            for view in ("description", "code"):
+                vector = vector_from(shipped[artifact.name]["vectors"][view], embedder.dim)
+                assert float(np.dot(vector, embedder.embed_one(texts[view]))) > 0.999, (artifact.name, view)
     finally:
         engine.close()
 

@@ -17,6 +17,7 @@ from dse_tui.engine.errors import BadInput, NotFound
 from dse_tui.engine.events import EventBus, Progress
 from dse_tui.engine.jobs import ConfirmKind, JobRunner, ReembedKind, RollupKind, VerifyKind
 from dse_tui.engine.library.find import Finder, Match
+from dse_tui.engine.library.indexing import Indexer
 from dse_tui.engine.library.reuse import Reuser, ReuseSettings
 from dse_tui.engine.library.run import Runner, RunOutcome
 from dse_tui.engine.library.starter import StarterImport
@@ -40,19 +41,33 @@ from dse_tui.store import (
     Transcript,
     TranscriptLog,
     VectorIndex,
+    WordIndex,
 )
 from dse_tui.store.confirmations import ConfirmationRepository, spec_hash
+from dse_tui.store.vectors import VIEWS
 
 
 class Engine:
     """One DSE home: its store, embedder, sandbox and the mechanisms over them."""
 
-    def __init__(self, home: str | None = None, *, sandbox: Sandbox | None = None, embedder: Any | None = None) -> None:
+    def __init__(
+        self,
+        home: str | None = None,
+        *,
+        sandbox: Sandbox | None = None,
+        embedder: Any | None = None,
+        one_shot: bool = False,
+    ) -> None:
+        """`one_shot`: a command that embeds a query or two and exits (the CLI): the embedder
+        opens its model unoptimised, which is ~10x faster to open."""
         self.home = paths.resolve_home(home)
+        self.one_shot = one_shot
         self.events = EventBus()
         self.db = Database(paths.store_path(self.home))  # one connection manager for every repository
         self.artifacts = ArtifactRepository(self.db)
-        self.vectors = VectorIndex(self.db)
+        self.indexes = {view: VectorIndex(self.db, view) for view in VIEWS}
+        self.vectors = self.indexes["description"]
+        self.words = WordIndex(self.db)
         self.metrics = MetricsRepository(self.db)
         self.transcripts = TranscriptLog(self.db)
         self.ledger = Ledger(self.db)
@@ -60,10 +75,12 @@ class Engine:
         self._embedder = embedder
         self._embedder_lock = threading.Lock()
         self._index_ready = False
+        self.background_jobs = False  # the TUI sets it: it runs queued jobs itself, off the UI thread
         self._abandoned_closed = False
 
-        self.catalog = Catalog(self.db, self.artifacts, self.vectors, self.embed, self._get_sandbox, self.events)
-        self.finder = Finder(self.artifacts, self.vectors, self.embed, self.ensure_index)
+        self.indexer = Indexer(self.db, self.indexes, self.words, self._model, lambda texts: self.embedder.embed(texts))
+        self.catalog = Catalog(self.db, self.artifacts, self.indexer, self._get_sandbox, self.events)
+        self.finder = Finder(self.artifacts, self.indexes, self.words, self.embed, self.ensure_index)
         self.verifier = Verifier(self.artifacts, self._get_sandbox, self.events)
         self.runner = Runner(self.db, self.artifacts, self.metrics, self._get_sandbox, self.events)
         self.confirmations = ConfirmationRepository(self.db)
@@ -81,7 +98,7 @@ class Engine:
             JobRepository(self.db),
             {
                 "verify": VerifyKind(self.artifacts, self.verifier),
-                "reembed": ReembedKind(self.db, self.artifacts, self.vectors, lambda: self.embedder),
+                "reembed": ReembedKind(self.artifacts, self.indexer),
                 "rollup": RollupKind(self.metrics),
                 "confirm": ConfirmKind(
                     self.artifacts, self.confirmations, self._get_sandbox, self.events, ReuseSettings().strong_strength
@@ -108,21 +125,28 @@ class Engine:
             if self._embedder is None:
                 from dse_tui.engine.library.embedder import get_embedder
 
-                self._embedder = get_embedder(paths.cache_dir(self.home))
+                self._embedder = get_embedder(paths.cache_dir(self.home), optimize=not self.one_shot)
             return self._embedder
 
     def embed(self, text: str) -> Any:
         return self.embedder.embed_one(text)
 
+    def _model(self) -> tuple[str, int]:
+        """(name, dim) of the embedder in use, without loading it."""
+        if self._embedder is not None:
+            return self._embedder.name, self._embedder.dim
+        return self._default_model()
+
     def ensure_index(self) -> None:
-        """Make every stored vector come from the embedder in use, once per process: a changed
-        model re-embeds the store as a job (resumable) before the first search."""
+        """Make every view come from the embedder and view texts in use, once per process.
+        What is missing is filled by the re-index job; searches use what exists meanwhile
+        (the TUI runs the job in the background, the CLI before its first search)."""
         if self._index_ready:
             return
-        embedder = self.embedder
-        if self.vectors.use_model(embedder.name, embedder.dim):
+        if self.indexer.use_models():
             self.jobs.submit("reembed", key="reembed")
-            self.jobs.run_pending(kinds=["reembed"])
+            if not self.background_jobs:
+                self.jobs.run_pending(kinds=["reembed"])
         self._index_ready = True
 
     def close(self) -> None:
@@ -172,8 +196,7 @@ class Engine:
     def ensure_starter_library(self, on_progress: Callable[[Progress], None] | None = None) -> int:
         """Import the shipped starter artifacts not in the store yet (returns how many) and queue
         their verification. Two processes starting on one empty home import them once."""
-        model = (self._embedder.name, self._embedder.dim) if self._embedder is not None else self._default_model()
-        starter = StarterImport(self.db, self.artifacts, self.vectors, self.catalog, model, self.events)
+        starter = StarterImport(self.db, self.artifacts, self.indexer, self.catalog, self.events)
         if not starter.missing():
             return 0
         with paths.home_lock(self.home, "starter-import"):
@@ -200,6 +223,10 @@ class Engine:
         tags: Iterable[str] | None = None,
     ) -> list[Match]:
         return self.finder.find_similar(description, min_quality, limit, type=type, tags=tags)
+
+    def find_floor(self) -> float:
+        """The best-cosine score below which nothing found is called a match."""
+        return self.finder.settings().find_floor
 
     def resolve(self, name_or_id: str) -> Artifact:
         ref = (name_or_id or "").strip()

@@ -49,7 +49,7 @@ from .tierlearning import predict_start_tier
 
 @dataclass
 class AskSettings:
-    reuse_min_similarity: float = 0.6  # a hit must still pass the spec, so the bar can be generous
+    reuse_min_similarity: float | None = None  # None: the calibrated floor (presets/retrieval.yaml)
     reuse_min_merit: float = 0.5
     reuse_candidates: int = 3
     strong_strength: float = STRONG_AT  # the share of mutants killed that makes a pass "strong"
@@ -209,7 +209,7 @@ class Asker:
         if self.settings.examples <= 0:
             return []
         excluded = self.settings.exclude_examples
-        matches = self.s.finder.search(vector, self.settings.examples + len(excluded), min_merit=0.5)
+        matches = self.s.finder.search(vector, self.settings.examples + len(excluded), text=self.task, min_merit=0.5)
         return [
             Example(m.artifact.description, m.artifact.content) for m in matches if m.artifact.name not in excluded
         ][: self.settings.examples]

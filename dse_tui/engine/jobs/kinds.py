@@ -7,19 +7,17 @@ from typing import Any
 
 from dse_tui.engine.events import ConfirmationRecorded, EventBus
 from dse_tui.engine.library.assess import reference_ms, verdict
+from dse_tui.engine.library.indexing import Indexer
 from dse_tui.engine.library.reuse import alias
 from dse_tui.engine.library.verify import Verifier
-from dse_tui.engine.library.views import embed_text
 from dse_tui.engine.sandbox import Sandbox
 from dse_tui.engine.specs import strength
 from dse_tui.engine.specs.judge import run_spec
 from dse_tui.engine.specs.spec import parse_spec
 from dse_tui.store.artifacts import ArtifactRepository
 from dse_tui.store.confirmations import ConfirmationRepository, spec_hash
-from dse_tui.store.db import Database
 from dse_tui.store.metrics import MetricsRepository
 from dse_tui.store.records import ArtifactState
-from dse_tui.store.vectors import VectorIndex
 
 from .runner import Step
 
@@ -93,37 +91,30 @@ class ConfirmKind:
 
 
 class ReembedKind:
-    """A vector from the embedder in use for every artifact that lacks one."""
+    """Every view of every artifact indexed by the embedder and view texts in use: what a
+    changed model or an upgraded store lacks is filled here, while searches use what exists."""
 
     name = "reembed"
-    batch = 64
+    batch = 32
 
-    def __init__(
-        self, db: Database, artifacts: ArtifactRepository, vectors: VectorIndex, embedder: Callable[[], Any]
-    ) -> None:
-        self.db = db
+    def __init__(self, artifacts: ArtifactRepository, indexer: Indexer) -> None:
         self.artifacts = artifacts
-        self.vectors = vectors
-        self.embedder = embedder
-
-    def _model(self) -> tuple[str, int]:
-        embedder = self.embedder()
-        return embedder.name, embedder.dim
+        self.indexer = indexer
 
     def plan(self, params: dict[str, Any]) -> int | None:
-        return self.vectors.use_model(*self._model())
+        self.indexer.use_models()
+        return len(self.indexer.missing(limit=10**9))
 
     def step(self, params: dict[str, Any], cursor: Any) -> Step:
-        name, dim = self._model()
-        seqs = self.vectors.missing(name, dim, after=cursor or 0, limit=self.batch)
+        seqs = self.indexer.missing(after=cursor or 0, limit=self.batch)
         if not seqs:
             return Step(cursor, 0, True)
         loaded = self.artifacts.by_seqs(seqs)
-        order = [s for s in seqs if s in loaded]
-        vectors = self.embedder().embed([embed_text(loaded[s]) for s in order])
-        with self.db.write():
-            for seq, vector in zip(order, vectors, strict=True):
-                self.vectors.put(seq, vector)
+        order = [loaded[s] for s in seqs if s in loaded]
+        prepared = self.indexer.prepare(order)  # before the write lock
+        with self.indexer.db.write():
+            for artifact, views in zip(order, prepared, strict=True):
+                self.indexer.put(artifact.seq, views)
         return Step(seqs[-1], len(seqs), False)
 
 

@@ -27,7 +27,9 @@ from .verify import Verifier
 
 @dataclass
 class ReuseSettings:
-    min_similarity: float = 0.6  # a hit must still pass the spec, so the bar can be generous
+    # on the best cosine over an artifact's views; None: presets/retrieval.yaml floors.reuse. A hit
+    # must still pass the spec, so the bar can be generous; each candidate costs one sandboxed run
+    min_similarity: float | None = None
     min_merit: float = 0.5  # pass rate, spec strength, measured time, robustness (quality.merit)
     candidates: int = 3
     strong_strength: float = STRONG_AT  # a confirmation at or above this share of mutants killed is strong
@@ -90,7 +92,8 @@ class Reuser:
                 if known is None or match.score > known.score:
                     best[match.artifact.id] = match
         ranked = sorted(best.values(), key=lambda m: m.score, reverse=True)[: settings.candidates]
-        return [m for m in ranked if m.similarity >= settings.min_similarity]
+        floor = settings.min_similarity if settings.min_similarity is not None else self.finder.settings().reuse_floor
+        return [m for m in ranked if m.similarity >= floor]
 
     def try_reuse(self, task: str, spec: Spec, settings: ReuseSettings) -> ReuseOutcome:
         outcome = ReuseOutcome(None)

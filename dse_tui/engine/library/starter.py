@@ -1,7 +1,7 @@
 """The starter library: tested artifacts shipped with DSE, with their proofs and vectors.
 
 presets/library holds each artifact's code and spec, and starter.json the proof (the test
-results they got in a sandbox when the file was built) and the vector of each, keyed by the
+results they got in a sandbox when the file was built) and the view vectors and words of each, keyed by the
 hashes of its code and spec. A first start imports them at once, as `unverified`: this
 machine has not run them yet. A verification job then runs each against its spec here;
 reuse verifies one inline if asked before the job got to it. A preset whose code or spec
@@ -32,10 +32,12 @@ from dse_tui.engine.specs.spec import load_spec_file
 from dse_tui.store.artifacts import ArtifactRepository
 from dse_tui.store.db import Database
 from dse_tui.store.records import Artifact, ArtifactState, ArtifactType
-from dse_tui.store.vectors import VectorIndex
+from dse_tui.store.vectors import VIEWS, VectorIndex
+from dse_tui.store.words import WordIndex
 
+from .indexing import EMBEDDED_VIEWS, Indexer, Prepared
 from .storing import Catalog
-from .views import embed_text
+from .views import VIEW_VERSION
 
 SHIPPED = "starter.json"
 
@@ -69,16 +71,14 @@ class StarterImport:
         self,
         db: Database,
         artifacts: ArtifactRepository,
-        vectors: VectorIndex,
+        indexer: Indexer,
         catalog: Catalog,
-        model: tuple[str, int],
         events: EventBus,
     ) -> None:
         self.db = db
         self.artifacts = artifacts
-        self.vectors = vectors
+        self.indexer = indexer  # its model (name, dim) is known without loading the embedder
         self.catalog = catalog
-        self.model = model  # (name, dim) of the embedder in use: known without loading it
         self.events = events
 
     def missing(self) -> list[tuple[Path, Path]]:
@@ -88,9 +88,13 @@ class StarterImport:
         """Import `missing`; returns how many. Shipped proofs arrive at once as unverified;
         the rest are tested and embedded here (two at a time)."""
         shipped = load_shipped()
-        same_model = shipped.get("embedding_model") == self.model[0] and shipped.get("dim") == self.model[1]
+        model = self.indexer.model()
+        same_model = (shipped.get("embedding_model"), shipped.get("dim"), shipped.get("view_version")) == (
+            *model,
+            VIEW_VERSION,
+        )
         if same_model:
-            self.vectors.use_model(*self.model)
+            self.indexer.use_models()
         done = 0
         lock = threading.Lock()
         fresh: list[tuple[Path, Path]] = []
@@ -144,11 +148,15 @@ class StarterImport:
             state=ArtifactState.UNVERIFIED,
             state_reason="shipped with DSE; not yet run on this machine",
         )
-        vector = vector_from(entry.get("vector", ""), self.model[1]) if same_model else None
+        dim = self.indexer.model()[1]
+        shipped = entry.get("vectors") or {}
+        vectors = {v: vector_from(shipped.get(v, ""), dim) for v in EMBEDDED_VIEWS} if same_model else {}
         with self.db.write():
             stored = self.artifacts.insert(artifact)
-            if vector is not None:
-                self.vectors.put(stored.seq, vector)
+            if vectors and all(v is not None for v in vectors.values()):
+                self.indexer.put(stored.seq, Prepared(vectors, entry.get("words", "")))  # type: ignore[arg-type]
+            else:
+                self.indexer.put_words(stored)  # the vectors come from the re-index job
 
     def _progress(self, done: int, total: int, name: str, on_progress: Callable[[Progress], None] | None) -> None:
         event = Progress("starter library", done, total, name)
@@ -170,9 +178,16 @@ def build(out: Path | None = None) -> Path:
     embedder, sandbox, events = get_embedder(scratch / "cache"), select_sandbox(), EventBus()
     db = Database(scratch / "dse.db")
     try:
-        artifacts, vectors = ArtifactRepository(db), VectorIndex(db)
-        vectors.use_model(embedder.name, embedder.dim)
-        catalog = Catalog(db, artifacts, vectors, embedder.embed_one, lambda: sandbox, events)
+        artifacts = ArtifactRepository(db)
+        indexer = Indexer(
+            db,
+            {v: VectorIndex(db, v) for v in VIEWS},
+            WordIndex(db),
+            lambda: (embedder.name, embedder.dim),
+            embedder.embed,
+        )
+        indexer.use_models()
+        catalog = Catalog(db, artifacts, indexer, lambda: sandbox, events)
         catalog.strength_budget_s = 120.0  # shipped strengths are measured over every mutant
         entries: dict[str, Any] = {}
         for code_path, spec_path in starter_library():
@@ -180,7 +195,7 @@ def build(out: Path | None = None) -> Path:
             artifact = catalog.store(
                 code, load_spec_file(str(spec_path)), name=code_path.stem, provenance={"source": "starter"}
             )
-            vector = embedder.embed_one(embed_text(artifact)).astype("<f4")
+            [views] = indexer.prepare([artifact])
             entries[code_path.stem] = {
                 "code_sha256": digest(code),
                 "spec_sha256": digest(spec_text),
@@ -188,12 +203,21 @@ def build(out: Path | None = None) -> Path:
                 "quality_score": artifact.quality_score,
                 "strength": artifact.strength,
                 "merit": artifact.merit,
-                "vector": base64.b64encode(vector.tobytes()).decode("ascii"),
+                "vectors": {
+                    view: base64.b64encode(v.astype("<f4").tobytes()).decode("ascii")
+                    for view, v in views.vectors.items()
+                },
+                "words": views.words,
             }
             print(
                 f"{code_path.stem}: quality {artifact.quality_score:.2f}, strength {artifact.strength}", file=sys.stderr
             )
-        data = {"embedding_model": embedder.name, "dim": embedder.dim, "artifacts": entries}
+        data = {
+            "embedding_model": embedder.name,
+            "dim": embedder.dim,
+            "view_version": VIEW_VERSION,
+            "artifacts": entries,
+        }
         out.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     finally:
         db.close()

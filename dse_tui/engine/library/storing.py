@@ -28,9 +28,8 @@ from dse_tui.engine.validation import check_name, check_text
 from dse_tui.store.artifacts import ArtifactRepository, NameTaken
 from dse_tui.store.db import Database
 from dse_tui.store.records import Artifact, ArtifactState, ArtifactType, LineageKind
-from dse_tui.store.vectors import VectorIndex
 
-from .views import embed_text
+from .indexing import Indexer
 
 _WORD = re.compile(r"[a-z0-9]+")
 _STOP = {
@@ -109,21 +108,19 @@ def task_words(task: str, limit: int = 3) -> list[str]:
 
 
 class Catalog:
-    """Tests code against specs in the sandbox and stores what passes, with its vector."""
+    """Tests code against specs in the sandbox and stores what passes, with its views indexed."""
 
     def __init__(
         self,
         db: Database,
         artifacts: ArtifactRepository,
-        vectors: VectorIndex,
-        embed: Callable[[str], Any],
+        indexer: Indexer,
         sandbox: Callable[[], Sandbox],
         events: EventBus,
     ) -> None:
         self.db = db
         self.artifacts = artifacts
-        self.vectors = vectors
-        self.embed = embed  # text -> vector (the embedder loads on first use)
+        self.indexer = indexer  # every view of what is stored (the embedder loads on first use)
         self.sandbox = sandbox
         self.events = events
         self.strength_budget_s = strength.BUDGET_S  # per store; the starter build measures in full
@@ -221,13 +218,13 @@ class Catalog:
             provenance=provenance or {"source": "user"},
             state=ArtifactState.VERIFIED,
         )
-        vector = self.embed(embed_text(artifact))  # before the write lock: embedding takes milliseconds
+        [views] = self.indexer.prepare([artifact])  # before the write lock: embedding takes milliseconds
         with self.db.write():
             try:
                 stored = self.artifacts.insert(artifact, new_version=new_version, lineage=lineage)
             except NameTaken as exc:
                 raise BadInput(name_taken_message(exc.existing)) from None
-            self.vectors.put(stored.seq, vector)
+            self.indexer.put(stored.seq, views)
         self.events.publish(ArtifactStored(stored.id, stored.name, stored.quality_score))
         return stored
 
