@@ -34,6 +34,7 @@ from collections import Counter
 from datetime import datetime, timezone
 
 from dse_tui.engine.facade import Engine
+from dse_tui.engine.library.fusion import load_settings
 from dse_tui.engine.generation.ask import AskSettings
 from dse_tui.engine.generation.prompting import SYSTEM_PROMPT
 from dse_tui.engine.generation.providers import Ladder, ScriptedProvider, TierConfig, load_ladder
@@ -149,9 +150,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--reuse-min-similarity", type=float, default=AskSettings.reuse_min_similarity,
-                        help="the reuse bar; lower it to let near misses compete")
+    parser.add_argument("--reuse-min-similarity", type=float, default=None,
+                        help="the reuse bar (default: presets/retrieval.yaml floors.reuse); lower it to let near misses compete")
     args = parser.parse_args()
+    if args.reuse_min_similarity is None:
+        args.reuse_min_similarity = load_settings().reuse_floor
     powerful = next(t for t in load_ladder(user=False) if t.name == "powerful")
     tier = TierConfig(name="cloud", provider="scripted", model=powerful.model, temperature=None, max_tokens=1024,
                       timeout_s=30, price_in_per_mtok=powerful.price_in_per_mtok,
