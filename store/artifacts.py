@@ -114,6 +114,17 @@ def filters(
     return " AND ".join(clauses), args
 
 
+def search_filters(
+    type: ArtifactType | str | None = None,
+    tags: Sequence[str] | None = None,
+    min_quality: float = 0.0,
+    states: Sequence[ArtifactState | str] | None = None,
+    min_merit: float = 0.0,
+) -> tuple[str, list[Any]]:
+    """filters() as the searches take them: a bar of 0 is no bar."""
+    return filters(type, tags, min_quality if min_quality > 0 else None, states, min_merit if min_merit > 0 else None)
+
+
 class ArtifactRepository:
     def __init__(self, database: db.Database) -> None:
         self.db = database

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from . import db
-from .artifacts import filters
+from .artifacts import search_filters
 from .records import ArtifactState, ArtifactType
 
 UNKNOWN_MODEL = "unknown"
@@ -216,9 +216,7 @@ class VectorIndex:
                 return []
             q = as_unit_f32(vector, model[1])
             type_value = ArtifactType(type).value if type is not None else None
-            where, args = filters(
-                type_value, tags, min_quality if min_quality > 0 else None, states, min_merit if min_merit > 0 else None
-            )
+            where, args = search_filters(type_value, tags, min_quality, states, min_merit)
             if tags:
                 # tag filters are not in the index: small filtered sets are cheapest scanned exactly
                 n = conn.execute(
@@ -259,9 +257,7 @@ class VectorIndex:
             model = self._model_in(conn)
             if model is None or k <= 0:
                 return []
-            where, args = filters(
-                None, None, min_quality if min_quality > 0 else None, states, min_merit if min_merit > 0 else None
-            )
+            where, args = search_filters(None, None, min_quality, states, min_merit)
             return self._exact(conn, as_unit_f32(vector, model[1]), k, where, args)
 
     def cosines(self, vector: np.ndarray, seqs: Sequence[int]) -> dict[int, float]:

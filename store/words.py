@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from . import db
-from .artifacts import filters
+from .artifacts import search_filters
 from .records import ArtifactState
 
 # A term is a run of letters or digits: FTS5 syntax characters in a query never reach MATCH.
@@ -79,9 +79,7 @@ class WordIndex:
         expression = match_expression(terms)
         if expression is None or k <= 0:
             return []
-        where, args = filters(
-            type, tags, min_quality if min_quality > 0 else None, states, min_merit if min_merit > 0 else None
-        )
+        where, args = search_filters(type, tags, min_quality, states, min_merit)
         with self.db.read() as conn:
             rows = conn.execute(
                 "SELECT w.rowid, -bm25(artifact_words) AS s FROM artifact_words w JOIN artifacts a ON a.seq = w.rowid "
