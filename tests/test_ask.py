@@ -128,11 +128,33 @@ def test_a_similar_artifact_that_fails_the_new_spec_is_never_served(engine):
     assert "return a + b + 1" in result.artifact.content
 
 
-def test_store_examples_are_in_the_prompt(library_engine):
+SORT_DOWN = """\
+function: sort_down
+description: Sort a list of numbers from largest to smallest
+behaviors:
+  - behavior: orders numbers from largest to smallest
+    given: {items: [1, 3, 2]}
+    then: {result_equals: [3, 2, 1]}
+"""
+
+
+def test_store_examples_that_fit_are_in_the_prompt(library_engine):
+    fast = ScriptedProvider(["```python\ndef sort_down(items):\n    return sorted(items, reverse=True)\n```"])
+    library_engine.ask("sort numbers from largest to smallest", SORT_DOWN, ladder=ladder(tier("fast")),
+                       providers={"fast": fast}, settings=AskSettings(reuse_min_similarity=1.1))
+    prompt = user_prompt(fast.calls[0])
+    assert "Tested functions from our library" in prompt
+    assert library_engine.resolve("sort_list").content.strip() in prompt
+
+
+def test_examples_that_do_not_fit_the_task_are_left_out(library_engine):
+    # nothing in the starter library adds two numbers: moving_average or add_business_days
+    # shown as examples made the embedded model fail this task four times
     fast = ScriptedProvider([RIGHT_ADD])
-    spec = ADD_SPEC.replace("function: add", "function: add").replace("Add two numbers", "Sum two numbers")
-    library_engine.ask("sum two numbers", spec, ladder=ladder(tier("fast")), providers={"fast": fast}, settings=AskSettings(reuse_min_similarity=1.1))
-    assert "Tested functions from our library" in user_prompt(fast.calls[0])
+    spec = ADD_SPEC.replace("Add two numbers", "Sum two numbers")
+    library_engine.ask("sum two numbers", spec, ladder=ladder(tier("fast")), providers={"fast": fast},
+                       settings=AskSettings(reuse_min_similarity=1.1))
+    assert "Tested functions from our library" not in user_prompt(fast.calls[0])
 
 
 MUL_SPEC = """\

@@ -210,8 +210,14 @@ class Asker:
             return []
         excluded = self.settings.exclude_examples
         matches = self.s.finder.search(vector, self.settings.examples + len(excluded), text=self.task, min_merit=0.5)
+        # only artifacts that fit the task (the find floor): an unrelated example misleads a small
+        # model (measured: SmolLM2 wrote add(a, b) at once without examples, and failed four times
+        # when shown moving_average and add_business_days)
+        floor = self.s.finder.settings().find_floor
         return [
-            Example(m.artifact.description, m.artifact.content) for m in matches if m.artifact.name not in excluded
+            Example(m.artifact.description, m.artifact.content)
+            for m in matches
+            if m.artifact.name not in excluded and m.similarity >= floor
         ][: self.settings.examples]
 
     # -- the loop ------------------------------------------------------------------------
