@@ -148,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from dse_tui.engine.library.embedder import Embedder
-    from dse_tui.engine.library.views import embed_text
+    from dse_tui.engine.library.views import description_text
     from dse_tui.store import ArtifactRepository, Database, VectorIndex
 
     def emit(**kw):
@@ -157,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     tmp = tempfile.mkdtemp(prefix="dse-bench-")
     cache_dir = Path(tmp) / "cache"
     artifacts = make_artifacts(args.n)
-    vecs, how = embed_corpus([embed_text(a) for a in artifacts], args.real or args.n, args.cache, cache_dir)
+    vecs, how = embed_corpus([description_text(a) for a in artifacts], args.real or args.n, args.cache, cache_dir)
     emit(metric="corpus", n=args.n, embeddings=how)
 
     db_path = args.db or Path(tmp) / "bench.db"

@@ -236,7 +236,7 @@ class LibraryScreen(EngineScreen):
             fits = sum(s >= (message.floor or 0.0) for s in message.similarity.values())
             if fits:
                 self._set_pager(f"{fits} close by meaning for “{self.query_text}”"
-                                + (f" · {found - fits} below them are not" if found > fits else ""))
+                                + (" · the rest are not close" if found > fits else ""))
             else:
                 self._set_pager(f"nothing in the library fits: no close match for “{self.query_text}”"
                                 + (" · the nearest are listed" if found else ""))

@@ -12,7 +12,7 @@ import pytest
 
 from dse_tui.engine.library.embedder import (DIM, TOKENIZER_FILES, Embedder, find_onnx_model, get_embedder,
                                      prepare_model_dir)
-from dse_tui.engine.library.views import embed_text
+from dse_tui.engine.library.views import description_text
 from dse_tui.store import Artifact, ArtifactType
 
 from test_store import Store
@@ -83,7 +83,7 @@ def test_store_search_by_meaning(embedder, tmp_path):
         store.vectors.use_model(embedder.name, embedder.dim)
         arts = [Artifact(id=f"id-{name}", name=name, type=ArtifactType.FUNCTION, description=desc, content=code,
                          spec="", test_results={}, quality_score=0.9) for name, (desc, code) in tasks.items()]
-        for a, v in zip(arts, embedder.embed([embed_text(a) for a in arts])):
+        for a, v in zip(arts, embedder.embed([description_text(a) for a in arts])):
             store.insert(a, v)
         for query, want in [("sort a list of numbers", "sort_numbers"), ("order numbers ascending", "sort_numbers"),
                             ("turn '2024-01-31' into a date object", "parse_date"),

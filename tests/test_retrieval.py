@@ -186,7 +186,7 @@ def test_an_upgraded_store_is_reindexed_by_a_job_and_searchable_meanwhile(librar
         progress = []
         engine.events.subscribe(lambda e: progress.append(e) if type(e).__name__ == "JobProgress" else None)
         engine.run_jobs()
-        assert not engine.indexer.missing() and engine.indexer.models_current()
+        assert not engine.indexer.missing() and engine.indexer.use_models() == 0
         assert progress and progress[-1].done == progress[-1].total == engine.count_artifacts()
         assert engine.find_similar("order a list of numbers", limit=1)[0].artifact.name == "sort_list"
         with engine.db.read() as conn:

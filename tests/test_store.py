@@ -15,7 +15,7 @@ from datetime import datetime, timedelta, timezone
 import numpy as np
 import pytest
 
-from dse_tui.engine.library.views import embed_text
+from dse_tui.engine.library.views import description_text
 from dse_tui.store import (
     Artifact,
     ArtifactRepository,
@@ -359,8 +359,8 @@ def test_lineage_follows_explicit_edges_only(store):
 def test_the_description_view_is_meaning_not_code():
     # name and tags blurred this view (bench/retrieval.py): they go to the code and word views
     a = art(1, name="sort_numbers", description="Sort numbers ascending.", tags=["list", "sort"])
-    assert embed_text(a) == "Sort numbers ascending"
-    assert embed_text(art(2, name="f", description="d")) == "d"
+    assert description_text(a) == "Sort numbers ascending"
+    assert description_text(art(2, name="f", description="d")) == "d"
 
 
 def test_stats(store):

@@ -12,7 +12,7 @@ from test_cli import dse
 
 from dse_tui.engine.facade import Engine
 from dse_tui.engine.generation.providers import Ladder, ScriptedProvider, TierConfig
-from dse_tui.engine.library.views import embed_text
+from dse_tui.engine.library.views import description_text
 from dse_tui.engine.specs import strength
 from dse_tui.engine.specs.spec import parse_spec
 from dse_tui.store.db import MIGRATIONS, connect, migrate
@@ -39,7 +39,7 @@ def plant(engine: Engine, code: str, spec: str, name: str = "add", state=Artifac
         state=state, strength=1.0, merit=1.0,
     )
     stored = engine.artifacts.insert(artifact)
-    engine.vectors.put(stored.seq, engine.embed(embed_text(stored)))
+    engine.vectors.put(stored.seq, engine.embed(description_text(stored)))
     return stored
 
 

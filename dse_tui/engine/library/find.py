@@ -173,7 +173,3 @@ class Finder:
             known.update(index.cosines(vector, [s for s in seqs if s not in known]))
             out[view] = known
         return out
-
-    def fits(self, matches: Sequence[Match]) -> bool:
-        """Whether anything found is close enough to call a match (the calibrated floor)."""
-        return bool(matches) and max(m.similarity for m in matches) >= self.settings().find_floor

@@ -76,11 +76,6 @@ class Indexer:
         missing = sum(self.vectors[v].use_model(view_model(name, v), dim) for v in EMBEDDED_VIEWS)
         return missing + self.words.count_missing(VIEW_VERSION)
 
-    def models_current(self) -> bool:
-        """Whether every view is recorded under the model in use (read only)."""
-        name, dim = self.model()
-        return all(self.vectors[v].model() == (view_model(name, v), dim) for v in EMBEDDED_VIEWS)
-
     def missing(self, after: int = 0, limit: int = 64) -> list[int]:
         """Seqs after `after` lacking a view, in order."""
         name, dim = self.model()

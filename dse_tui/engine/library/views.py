@@ -109,8 +109,3 @@ def view_texts(artifact: Artifact) -> dict[str, str]:
         "code": code_text(artifact),
         "words": words_text(artifact, names),
     }
-
-
-def embed_text(artifact: Artifact) -> str:
-    """The description view (kept under its old name for callers that embed one text)."""
-    return description_text(artifact)
