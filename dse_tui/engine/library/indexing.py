@@ -14,12 +14,12 @@ import numpy as np
 
 from dse_tui.store.db import Database
 from dse_tui.store.records import Artifact
-from dse_tui.store.vectors import VectorIndex
+from dse_tui.store.vectors import VIEWS, VectorIndex
 from dse_tui.store.words import WordIndex
 
 from .views import VIEW_VERSION, view_texts
 
-EMBEDDED_VIEWS = ("description", "code")
+EMBEDDED_VIEWS = tuple(VIEWS)  # every view the store keeps vectors for
 
 
 def view_model(embedder_name: str, view: str) -> str:
