@@ -43,6 +43,10 @@ VIEWS = {
 }
 # Filtered sets at most this large are scanned exactly: cheaper than a vec0 pass, and exact.
 EXACT_SCAN_MAX = 2000
+# Binary candidates per resident search (bench/retrieval.py --scale: recall of the fused top 10)
+RESIDENT_MIN_CANDIDATES = (
+    500  # measured per view at 100k: 200 -> recall 0.90, 3.5 ms; 500 -> 0.95, 5 ms; 1000 -> 0.97, 6.8 ms
+)
 
 
 def as_unit_f32(vector, dim: int | None = None) -> np.ndarray:
@@ -64,6 +68,16 @@ def from_blob(blob: bytes) -> np.ndarray:
     return np.frombuffer(blob, dtype="<f4")
 
 
+@dataclass(frozen=True)
+class Resident:
+    """The binary index held in memory: one row of packed sign bits per vector, as uint64 words."""
+
+    generation: str
+    seqs: np.ndarray
+    bits: np.ndarray
+    types: np.ndarray
+
+
 def quantize(v: np.ndarray) -> bytes:
     """1 bit per dimension (sign), packed for a vec0 `bit[dim]` column; same layout as vec_quantize_binary."""
     return np.packbits(np.asarray(v) > 0, bitorder="little").tobytes()
@@ -78,9 +92,16 @@ class VectorIndex:
         oversample: int = 5,
         min_candidates: int = 50,
         quality_widen: float = 2.0,
+        resident: bool = False,
     ) -> None:
         self.db = database
         self.view = VIEWS[view]
+        # resident: a long-lived process scans the binary index in memory with numpy (~4 ms at 100k
+        # vectors whatever the pool size, where vec0's top-k grows with it: 6.5 ms for 50 candidates,
+        # 27 ms for 150), reloaded when the index's generation moves. One-shot commands keep vec0:
+        # loading costs more than one scan.
+        self.resident = resident
+        self._resident: Resident | None = None
         # binary candidates per query: max(k * oversample, min_candidates). vec0's top-k
         # selection costs O(rows x k), so the pool size is the latency knob (bench/vector_search.py).
         self.oversample = oversample
@@ -116,10 +137,20 @@ class VectorIndex:
             f"CREATE VIRTUAL TABLE {self.view.index} USING vec0(embedding bit[{dim}], quality float, type text)"
         )
 
+    def _bump(self, conn: Any) -> None:
+        """Every change to the index moves its generation (resident copies reload)."""
+        key = f"{self.view.meta}_generation"
+        conn.execute(
+            "INSERT INTO meta(key, value) VALUES (?, '1') "
+            "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1",
+            (key,),
+        )
+
     def _set_model(self, conn: Any, name: str, dim: int) -> None:
         current = self._model_in(conn)
         if current is None or current[1] != dim:
             self._create_index(conn, dim)
+            self._bump(conn)
         self._set_meta(conn, "model", name)
         self._set_meta(conn, "dim", str(dim))
 
@@ -169,6 +200,7 @@ class VectorIndex:
                 f"INSERT OR REPLACE INTO {self.view.table}(seq, model, dim, embedding) VALUES (?, ?, ?, ?)",
                 (seq, model[0], v.shape[0], to_blob(v)),
             )
+            self._bump(conn)
             conn.execute(f"DELETE FROM {self.view.index} WHERE rowid = ?", (seq,))  # vec0 has no upsert
             conn.execute(
                 f"INSERT INTO {self.view.index}(rowid, embedding, quality, type) VALUES (?, vec_bit(?), ?, ?)",
@@ -182,6 +214,7 @@ class VectorIndex:
             if model is None:
                 return 0
             self._create_index(conn, model[1])
+            self._bump(conn)
             rows = conn.execute(
                 f"SELECT v.seq, v.embedding, a.quality_score, a.type FROM {self.view.table} v "
                 "JOIN artifacts a ON a.seq = v.seq WHERE v.dim = ?",
@@ -231,17 +264,63 @@ class VectorIndex:
                 # unfiltered pool post-filtered in SQL is cheaper, and the exact fallback
                 # below still catches a bar that leaves too few candidates.
                 want = int(want * self.quality_widen)
-            sql = f"SELECT rowid FROM {self.view.index} WHERE embedding MATCH vec_bit(?) AND k = ?"
-            knn_args: list[Any] = [quantize(q), want]
-            if type_value is not None:
-                sql += " AND type = ?"
-                knn_args.append(type_value)
-            seqs = [r[0] for r in conn.execute(sql, knn_args)]
+            if self.resident:
+                want = max(want, RESIDENT_MIN_CANDIDATES)  # cheap in memory: more candidates, better recall
+                seqs = self._resident_candidates(conn, q, want, type_value, model[1])
+            else:
+                sql = f"SELECT rowid FROM {self.view.index} WHERE embedding MATCH vec_bit(?) AND k = ?"
+                knn_args: list[Any] = [quantize(q), want]
+                if type_value is not None:
+                    sql += " AND type = ?"
+                    knn_args.append(type_value)
+                seqs = [r[0] for r in conn.execute(sql, knn_args)]
             hits = self._rescore(conn, q, seqs, where, args)
             if len(hits) < k and len(seqs) == want:
                 # the filters ate the candidates (or vectors are missing): scan the filtered set
                 return self._exact(conn, q, k, where, args)
             return hits[:k]
+
+    def _resident_candidates(
+        self, conn: Any, q: np.ndarray, want: int, type_value: str | None, dim: int
+    ) -> builtins.list[int]:
+        """The `want` nearest seqs by hamming distance, from the in-memory copy."""
+        generation = self._meta(conn, "generation") or "0"
+        resident = self._resident
+        if resident is None or resident.generation != generation:
+            resident = self._resident = self._load_resident(conn, generation, dim)
+        if not len(resident.seqs):
+            return []
+        query = np.frombuffer(quantize(q), dtype=np.uint8)
+        query = np.pad(query, (0, resident.bits.shape[1] * 8 - query.size)).view(np.uint64)
+        distance = np.bitwise_count(resident.bits ^ query).sum(axis=1, dtype=np.int32)
+        if type_value is not None:
+            distance[resident.types != type_value] = np.iinfo(np.int32).max
+        want = min(want, int((distance < np.iinfo(np.int32).max).sum()))
+        if want <= 0:
+            return []
+        top = np.argpartition(distance, want - 1)[:want] if want < len(distance) else np.arange(len(distance))
+        top = top[np.argsort(distance[top], kind="stable")]
+        return [int(s) for s in resident.seqs[top]]
+
+    def _load_resident(self, conn: Any, generation: str, dim: int) -> Resident:
+        words = -(-dim // 64)
+        seqs: list[int] = []
+        types: list[str] = []
+        chunks: list[np.ndarray] = []
+        cur = conn.execute(
+            f"SELECT v.seq, v.embedding, a.type FROM {self.view.table} v JOIN artifacts a ON a.seq = v.seq "
+            "WHERE v.dim = ?",
+            (dim,),
+        )
+        while rows := cur.fetchmany(8192):
+            mat = np.frombuffer(b"".join(r[1] for r in rows), dtype="<f4").reshape(len(rows), dim)
+            packed = np.packbits(mat > 0, axis=1, bitorder="little")
+            packed = np.pad(packed, ((0, 0), (0, words * 8 - packed.shape[1])))
+            chunks.append(np.ascontiguousarray(packed).view(np.uint64))
+            seqs.extend(r[0] for r in rows)
+            types.extend(r[2] for r in rows)
+        bits = np.concatenate(chunks) if chunks else np.zeros((0, words), dtype=np.uint64)
+        return Resident(generation, np.asarray(seqs, dtype=np.int64), bits, np.asarray(types, dtype=object))
 
     def search_exact(
         self,

@@ -14,7 +14,7 @@ from dse_tui.engine.facade import Engine
 from dse_tui.engine.generation.ask import AskSettings
 from dse_tui.engine.generation.providers import Ladder, ScriptedProvider, TierConfig
 from dse_tui.engine.library.fusion import RetrievalSettings, combine, parse_settings
-from dse_tui.engine.library.views import VIEW_VERSION, code_text, split_identifier, view_texts
+from dse_tui.engine.library.views import VIEW_VERSION, code_text, query_terms, split_identifier, view_texts
 from dse_tui.engine.specs.spec import parse_spec
 from dse_tui.store.words import match_expression
 
@@ -26,6 +26,17 @@ def test_identifiers_are_split_into_words():
     assert split_identifier("camelCase_snake2x") == "camel case snake2x"
     assert split_identifier("HTTPServerError") == "http server error"
     assert split_identifier("__init__") == "init"
+
+
+def test_query_terms_split_identifiers_and_drop_stopwords():
+    assert query_terms("Write a function isPrime that checks the number_of_primes") == [
+        "prime", "checks", "number", "primes"]
+    assert query_terms("the a of") == []
+
+
+def test_a_camel_case_query_finds_the_snake_case_function(library_engine):
+    hits = library_engine.words.search(query_terms("camelToSnake"))
+    assert hits and library_engine.artifacts.by_seqs([hits[0][0]])[hits[0][0]].name == "camel_to_snake"
 
 
 def test_views_of_an_artifact(library_engine):

@@ -65,7 +65,8 @@ class Engine:
         self.events = EventBus()
         self.db = Database(paths.store_path(self.home))  # one connection manager for every repository
         self.artifacts = ArtifactRepository(self.db)
-        self.indexes = {view: VectorIndex(self.db, view) for view in VIEWS}
+        # a process that searches many times keeps the binary indexes in memory (store/vectors.py)
+        self.indexes = {view: VectorIndex(self.db, view, resident=not one_shot) for view in VIEWS}
         self.vectors = self.indexes["description"]
         self.words = WordIndex(self.db)
         self.metrics = MetricsRepository(self.db)

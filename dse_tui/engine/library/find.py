@@ -16,6 +16,7 @@ from dse_tui.store.vectors import VectorIndex
 from dse_tui.store.words import WordIndex
 
 from .fusion import RetrievalSettings, combine, load_settings
+from .views import query_terms
 
 
 @dataclass
@@ -133,7 +134,7 @@ class Finder:
             if settings.weights.get(view, 0) > 0:
                 ranked[view] = index.search(vector, k=pool, **where)
         if text and settings.weights.get("words", 0) > 0:
-            ranked["words"] = self.words.search([text], k=pool, **where)
+            ranked["words"] = self.words.search(query_terms(text), k=pool, **where)
         return self.rank(vector, ranked, limit, settings)
 
     def rank(

@@ -29,6 +29,23 @@ _STOP_IDENTIFIERS = frozenset(
 )
 
 
+# Words that say nothing about which function is meant; dropped from word-index queries, where
+# a term in most artifacts ("a", "the", "function") costs BM25 a pass over most of the index.
+QUERY_STOPWORDS = frozenset(
+    "a an the of to in on for and or is are be by with that this it its as at from into their your my me "
+    "i we you do does how what which who whether than then there these those all any each some can "
+    "should would will want need write give make create implement function python code please".split()
+)
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+
+
+def query_terms(query: str) -> list[str]:
+    """A query's words for the word index: identifiers split as the views split them
+    (`isPrime`, `is_prime` -> is, prime), stopwords dropped."""
+    words = [w for token in _WORD.findall(query.replace("_", " ")) for w in split_identifier(token).split()]
+    return [w for w in dict.fromkeys(words) if w not in QUERY_STOPWORDS]
+
+
 def split_identifier(name: str) -> str:
     """`camelCase_snake2x` -> "camel case snake2x": the words an identifier is made of."""
     parts = [p for chunk in name.split("_") for p in _CAMEL.split(chunk)]
