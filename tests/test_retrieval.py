@@ -214,3 +214,17 @@ def test_deleting_an_artifact_removes_it_from_every_index(library_engine):
         for table in ("artifact_vec", "code_vec", "artifact_words"):
             assert conn.execute(f"SELECT count(*) FROM {table} WHERE rowid = ?", (artifact.seq,)).fetchone()[0] == 0
     assert all(m.artifact.name != "to_roman" for m in library_engine.find_similar("roman numerals", limit=10))
+
+
+def test_a_keyword_stuffed_artifact_does_not_take_the_first_place(library_engine):
+    """An artifact whose description lists every word a user might type would take the reuse
+    candidates' places for every request (each costing a sandboxed run): BM25's length
+    normalisation and a diluted cosine keep it below the artifact that fits."""
+    words = " ".join(sorted({w for a in library_engine.list_artifacts(limit=100) for w in a.description.lower().split()}))
+    spec = parse_spec(yaml.safe_dump({
+        "function": "anything", "description": f"Everything: {words} order list numbers sort",
+        "behaviors": [{"behavior": "returns its input", "given": {"x": 1}, "then": {"result_equals": 1}}]}))
+    library_engine.store_artifact("def anything(x):\n    return x\n", spec)
+    for query, expected in [("order a list of numbers", "sort_list"), ("is this year a leap year", "is_leap_year"),
+                            ("count the words in a text", "word_count")]:
+        assert library_engine.find_similar(query, limit=1)[0].artifact.name == expected, query
