@@ -322,23 +322,6 @@ class VectorIndex:
         bits = np.concatenate(chunks) if chunks else np.zeros((0, words), dtype=np.uint64)
         return Resident(generation, np.asarray(seqs, dtype=np.int64), bits, np.asarray(types, dtype=object))
 
-    def search_exact(
-        self,
-        vector: np.ndarray,
-        k: int = 10,
-        *,
-        min_quality: float = 0.0,
-        min_merit: float = 0.0,
-        states: Sequence[ArtifactState | str] | None = None,
-    ) -> builtins.list[tuple[int, float]]:
-        """search() scored exactly over every vector (what benchmarks measure recall against)."""
-        with self.db.read() as conn:
-            model = self._model_in(conn)
-            if model is None or k <= 0:
-                return []
-            where, args = search_filters(None, None, min_quality, states, min_merit)
-            return self._exact(conn, as_unit_f32(vector, model[1]), k, where, args)
-
     def cosines(self, vector: np.ndarray, seqs: Sequence[int]) -> dict[int, float]:
         """The exact cosine of each of `seqs` that has a vector in this view."""
         if not seqs:
