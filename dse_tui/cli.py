@@ -59,8 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
         "find",
         help="find tested artifacts by meaning",
         description="Search the library by the meaning and the words of its descriptions and code. "
-        "Exits 1 when nothing fits: no artifact is close enough to the query (the floor is calibrated, "
-        "bench/retrieval.py).",
+        "Exits 1 when nothing fits: no artifact is close enough to the query (the floor is in "
+        "presets/retrieval.yaml).",
     )
     p.add_argument("query")
     p.add_argument("--all", action="store_true", help="also list matches below the no-good-match floor")
