@@ -15,6 +15,7 @@ from __future__ import annotations
 import ast
 import re
 
+from dse_tui.engine.specs.spec import parse_spec
 from dse_tui.store.records import Artifact
 
 # Bumped when a view's text changes: stores made with another version are re-indexed (a job).
@@ -42,7 +43,7 @@ _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 def query_terms(query: str) -> list[str]:
     """A query's words for the word index: identifiers split as the views split them
     (`isPrime`, `is_prime` -> is, prime), stopwords dropped."""
-    words = [w for token in _WORD.findall(query.replace("_", " ")) for w in split_identifier(token).split()]
+    words = [w for token in _WORD.findall(query) for w in split_identifier(token).split()]
     return [w for w in dict.fromkeys(words) if w not in QUERY_STOPWORDS]
 
 
@@ -54,8 +55,6 @@ def split_identifier(name: str) -> str:
 
 def behaviour_names(spec_text: str) -> list[str]:
     """Names of the spec's visible behaviours (none when the spec does not parse)."""
-    from dse_tui.engine.specs.spec import parse_spec
-
     try:
         spec = parse_spec(spec_text, origin="the stored spec")
     except Exception:  # an old or damaged spec: the view simply has no behaviour names
