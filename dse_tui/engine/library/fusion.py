@@ -20,8 +20,6 @@ import yaml
 from dse_tui.engine.presets import presets_dir
 
 METHODS = ("description", "code", "words")
-
-
 KINDS = ("linear", "rank")
 
 
@@ -37,6 +35,9 @@ class RetrievalSettings:
 
     def but(self, **changes: object) -> RetrievalSettings:
         return replace(self, **changes)  # type: ignore[arg-type]
+
+
+DEFAULTS = RetrievalSettings()  # what a key missing from the file means
 
 
 def _number(data: Mapping, key: str, default: float, low: float, high: float) -> float:
@@ -60,11 +61,11 @@ def parse_settings(data: Mapping) -> RetrievalSettings:
         raise ValueError(f"retrieval fusion kind must be one of {', '.join(KINDS)}, not {kind!r}")
     return RetrievalSettings(
         weights,
-        _number(fusion, "rank_k", 60, 0, 10_000),
-        int(_number(fusion, "pool", 30, 1, 1000)),
-        _number(fusion, "merit_weight", 0.0, 0.0, 1.0),
-        _number(floors, "find", 0.45, -1.0, 1.0),
-        _number(floors, "reuse", 0.45, -1.0, 1.0),
+        _number(fusion, "rank_k", DEFAULTS.rank_k, 0, 10_000),
+        int(_number(fusion, "pool", DEFAULTS.pool, 1, 1000)),
+        _number(fusion, "merit_weight", DEFAULTS.merit_weight, 0.0, 1.0),
+        _number(floors, "find", DEFAULTS.find_floor, -1.0, 1.0),
+        _number(floors, "reuse", DEFAULTS.reuse_floor, -1.0, 1.0),
         kind,
     )
 
