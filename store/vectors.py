@@ -43,10 +43,10 @@ VIEWS = {
 }
 # Filtered sets at most this large are scanned exactly: cheaper than a vec0 pass, and exact.
 EXACT_SCAN_MAX = 2000
-# Binary candidates per resident search (bench/retrieval.py --scale: recall of the fused top 10)
-RESIDENT_MIN_CANDIDATES = (
-    500  # measured per view at 100k: 200 -> recall 0.90, 3.5 ms; 500 -> 0.95, 5 ms; 1000 -> 0.97, 6.8 ms
-)
+# Binary candidates per resident search (bench/retrieval.py --scale: recall of the fused top 10
+# 0.968 at 100k with 500), narrowed by int8 codes in memory to the pool read from SQLite; per
+# view at 100k p50 1.5 ms (was 5.5 ms when all 500 float rows were read and scored).
+RESIDENT_MIN_CANDIDATES = 500
 
 
 def as_unit_f32(vector, dim: int | None = None) -> np.ndarray:
@@ -70,11 +70,17 @@ def from_blob(blob: bytes) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Resident:
-    """The binary index held in memory: one row of packed sign bits per vector, as uint64 words."""
+    """The index held in memory: packed sign bits to scan and int8 codes to re-score with.
+
+    The bits are stored word-major ([words, n] uint64) so that each of the few passes of a
+    scan runs over contiguous memory; the codes are each vector scaled so its largest
+    component is 127 (`scale` undoes it), a quarter of the float rows' size."""
 
     generation: str
     seqs: np.ndarray
     bits: np.ndarray
+    codes: np.ndarray
+    scale: np.ndarray
     types: np.ndarray
 
 
@@ -96,10 +102,10 @@ class VectorIndex:
     ) -> None:
         self.db = database
         self.view = VIEWS[view]
-        # resident: a long-lived process scans the binary index in memory with numpy (~4 ms at 100k
+        # resident: a long-lived process scans the binary index in memory with numpy (~1 ms at 100k
         # vectors whatever the pool size, where vec0's top-k grows with it: 6.5 ms for 50 candidates,
-        # 27 ms for 150), reloaded when the index's generation moves. One-shot commands keep vec0:
-        # loading costs more than one scan.
+        # 27 ms for 150), reloaded when the index's generation moves; it costs ~dim + dim/8 bytes per
+        # vector (43 MB per view at 100k). One-shot commands keep vec0: loading costs more than one scan.
         self.resident = resident
         self._resident: Resident | None = None
         # binary candidates per query: max(k * oversample, min_candidates). vec0's top-k
@@ -265,8 +271,16 @@ class VectorIndex:
                 # below still catches a bar that leaves too few candidates.
                 want = int(want * self.quality_widen)
             if self.resident:
-                want = max(want, RESIDENT_MIN_CANDIDATES)  # cheap in memory: more candidates, better recall
-                seqs = self._resident_candidates(conn, q, want, type_value, model[1])
+                # cheap in memory: many binary candidates (better recall), narrowed by their int8
+                # codes to the pool vec0 would have given, which alone are read and scored exactly
+                pool = want
+                want = max(want, RESIDENT_MIN_CANDIDATES)
+                seqs, best = self._resident_candidates(conn, q, want, pool, type_value, model[1])
+                hits = self._rescore(conn, q, best, where, args)
+                if len(hits) >= k:
+                    return hits[:k]
+                if len(best) < len(seqs):  # the filters ate the best: score every candidate
+                    hits = self._rescore(conn, q, seqs, where, args)
             else:
                 sql = f"SELECT rowid FROM {self.view.index} WHERE embedding MATCH vec_bit(?) AND k = ?"
                 knn_args: list[Any] = [quantize(q), want]
@@ -274,39 +288,46 @@ class VectorIndex:
                     sql += " AND type = ?"
                     knn_args.append(type_value)
                 seqs = [r[0] for r in conn.execute(sql, knn_args)]
-            hits = self._rescore(conn, q, seqs, where, args)
+                hits = self._rescore(conn, q, seqs, where, args)
             if len(hits) < k and len(seqs) == want:
                 # the filters ate the candidates (or vectors are missing): scan the filtered set
                 return self._exact(conn, q, k, where, args)
             return hits[:k]
 
     def _resident_candidates(
-        self, conn: Any, q: np.ndarray, want: int, type_value: str | None, dim: int
-    ) -> builtins.list[int]:
-        """The `want` nearest seqs by hamming distance, from the in-memory copy."""
+        self, conn: Any, q: np.ndarray, want: int, keep: int, type_value: str | None, dim: int
+    ) -> tuple[builtins.list[int], builtins.list[int]]:
+        """From the in-memory copy: the `want` nearest seqs by hamming distance, and the `keep`
+        best of those by their int8 codes' cosine (both best first)."""
         generation = self._meta(conn, "generation") or "0"
         resident = self._resident
         if resident is None or resident.generation != generation:
             resident = self._resident = self._load_resident(conn, generation, dim)
         if not len(resident.seqs):
-            return []
+            return [], []
         query = np.frombuffer(quantize(q), dtype=np.uint8)
-        query = np.pad(query, (0, resident.bits.shape[1] * 8 - query.size)).view(np.uint64)
-        distance = np.bitwise_count(resident.bits ^ query).sum(axis=1, dtype=np.int32)
+        query = np.pad(query, (0, resident.bits.shape[0] * 8 - query.size)).view(np.uint64)
+        distance = np.bitwise_count(resident.bits[0] ^ query[0]).astype(np.int32)
+        for word in range(1, len(query)):
+            distance += np.bitwise_count(resident.bits[word] ^ query[word])
         if type_value is not None:
             distance[resident.types != type_value] = np.iinfo(np.int32).max
         want = min(want, int((distance < np.iinfo(np.int32).max).sum()))
         if want <= 0:
-            return []
+            return [], []
         top = np.argpartition(distance, want - 1)[:want] if want < len(distance) else np.arange(len(distance))
         top = top[np.argsort(distance[top], kind="stable")]
-        return [int(s) for s in resident.seqs[top]]
+        approx = (resident.codes[top].astype(np.float32) @ q) / resident.scale[top]
+        best = top[np.argsort(-approx, kind="stable")[:keep]]
+        return [int(s) for s in resident.seqs[top]], [int(s) for s in resident.seqs[best]]
 
     def _load_resident(self, conn: Any, generation: str, dim: int) -> Resident:
         words = -(-dim // 64)
         seqs: list[int] = []
         types: list[str] = []
-        chunks: list[np.ndarray] = []
+        bits: list[np.ndarray] = []
+        codes: list[np.ndarray] = []
+        scales: list[np.ndarray] = []
         cur = conn.execute(
             f"SELECT v.seq, v.embedding, a.type FROM {self.view.table} v JOIN artifacts a ON a.seq = v.seq "
             "WHERE v.dim = ?",
@@ -316,11 +337,20 @@ class VectorIndex:
             mat = np.frombuffer(b"".join(r[1] for r in rows), dtype="<f4").reshape(len(rows), dim)
             packed = np.packbits(mat > 0, axis=1, bitorder="little")
             packed = np.pad(packed, ((0, 0), (0, words * 8 - packed.shape[1])))
-            chunks.append(np.ascontiguousarray(packed).view(np.uint64))
+            bits.append(np.ascontiguousarray(packed).view(np.uint64))
+            scale = 127.0 / np.maximum(np.abs(mat).max(axis=1), 1e-12)
+            codes.append(np.rint(mat * scale[:, None]).astype(np.int8))
+            scales.append(scale.astype(np.float32))
             seqs.extend(r[0] for r in rows)
             types.extend(r[2] for r in rows)
-        bits = np.concatenate(chunks) if chunks else np.zeros((0, words), dtype=np.uint64)
-        return Resident(generation, np.asarray(seqs, dtype=np.int64), bits, np.asarray(types, dtype=object))
+        return Resident(
+            generation,
+            np.asarray(seqs, dtype=np.int64),
+            np.ascontiguousarray(np.concatenate(bits).T) if bits else np.zeros((words, 0), dtype=np.uint64),
+            np.concatenate(codes) if codes else np.zeros((0, dim), dtype=np.int8),
+            np.concatenate(scales) if scales else np.zeros(0, dtype=np.float32),
+            np.asarray(types, dtype=object),
+        )
 
     def cosines(self, vector: np.ndarray, seqs: Sequence[int]) -> dict[int, float]:
         """The exact cosine of each of `seqs` that has a vector in this view."""

@@ -559,3 +559,44 @@ def test_the_resident_index_finds_what_vec0_finds_and_follows_writes(store):
     assert resident.search(-newcomer, 1)[0][0] == added.seq
     assert store.artifacts.delete(added.id)
     assert all(s != added.seq for s, _ in resident.search(-newcomer, 5))  # deleted: never returned
+
+
+def test_the_resident_index_still_fills_k_when_a_filter_eats_the_nearest(store):
+    """The resident path re-scores only the int8-best candidates first; when a quality bar
+    removes all of them, it must go on to the other candidates and the exact scan."""
+    rng = np.random.default_rng(4)
+    q = unit(rng)
+    arts, vecs = [], []
+    for i in range(300):
+        near = i < 100  # the 100 nearest are all below the bar
+        v = q + rng.normal(0, 0.3 if near else 3.0, q.shape).astype(np.float32)
+        v /= np.linalg.norm(v)
+        a = art(i, quality_score=0.1 if near else 0.9)
+        store.insert(a, v)
+        arts.append(a)
+        vecs.append(v)
+    resident = VectorIndex(store.db, resident=True)
+    keep = [a.quality_score >= 0.5 for a in arts]
+    truth = {arts[i].seq for i in exact(np.stack(vecs), q, keep, 10)}
+    found = resident.search(q, 10, min_quality=0.5)
+    assert len(found) == 10 and {s for s, _ in found} == truth
+    assert {s for s, _ in resident.search(q, 10)} <= {a.seq for a in arts[:100]}  # unfiltered: the near ones
+
+
+def test_word_search_drops_only_terms_too_common_to_afford(tmp_path):
+    from dse_tui.store.words import WordIndex, affordable
+
+    database = Database(tmp_path / "w.db")
+    repo, words = ArtifactRepository(database), WordIndex(database)
+    for i in range(40):
+        stored = repo.insert(art(i))
+        text = "items handled " + ("luhn checksum" if i == 7 else f"other thing {i}")
+        words.put(stored.seq, text, "1")
+    with database.read() as conn:
+        # the stem is what the index counts: "items" is the stored "item", in all 40 rows
+        assert affordable(conn, ["items", "luhn"], budget=1000) == ["items", "luhn"]
+        assert affordable(conn, ["items", "luhn"], budget=20) == ["luhn"]
+        assert affordable(conn, ["items", "unseen"], budget=20) == ["unseen"]  # absent terms cost nothing
+    # the rare term still finds its artifact first, whatever the budget drops
+    assert words.search(["items", "luhn"], k=3)[0][0] == repo.get(art(7).id).seq
+    database.close()
