@@ -90,8 +90,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _common(p)
 
-    p = sub.add_parser("show", help="show one artifact: code, spec, test results, lineage")
+    p = sub.add_parser("show", help="show one artifact: code, spec, test results, provenance, lineage")
     p.add_argument("ref", metavar="NAME_OR_ID")
+    p.add_argument(
+        "--code", action="store_true", help="print the code alone, exactly as stored (`dse show --code NAME > f.py`)"
+    )
     _common(p)
 
     p = sub.add_parser("doctor", help="which sandbox, embedder, LLM tiers and store are in use")
@@ -130,10 +133,68 @@ def _print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
 
 
+# Output to a pipe or a file is never cut: names, ids and code get pasted back.
+PIPE_WIDTH = 10_000
+
+
+def _to_terminal() -> bool:
+    return sys.stdout.isatty()
+
+
 def _console():
     from rich.console import Console
 
-    return Console(highlight=False)
+    if _to_terminal():
+        return Console(highlight=False)
+    return Console(highlight=False, width=PIPE_WIDTH, no_color=True, color_system=None, soft_wrap=True)
+
+
+def _heading(console, title: str) -> None:
+    """A section heading: a rule across a terminal, a short line in a pipe."""
+    if _to_terminal():
+        from rich.markup import escape
+
+        console.rule(escape(title), align="left")
+    else:
+        console.print(f"-- {title} --", markup=False)
+
+
+def _table(*headers: str, title: str | None = None):
+    """A listing: no outer edge (room at 80 columns), a rule under the header."""
+    from rich import box
+    from rich.table import Table
+
+    return Table(*headers, title=title, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+
+
+def _print_listing(console, table, keys: tuple[str, ...] = ("name", "id")) -> None:
+    """Every column but the last (names, ids and short figures a user may paste back) is
+    never wrapped or cut; on a terminal the last one (a description: `show` has it whole)
+    takes the room that is left, on one line, cut with an ellipsis. A terminal too narrow for
+    that gets each row as lines of its own: the `keys` first, the rest below them."""
+    from rich.text import Text
+
+    *fixed, last = table.columns
+    for col in fixed:
+        col.no_wrap = True
+        col.width = max(Text.from_markup(str(c)).cell_len for c in [col.header, *col._cells])
+    if not _to_terminal():
+        with console.capture() as captured:
+            console.print(table)
+        sys.stdout.write("".join(line.rstrip() + "\n" for line in captured.get().splitlines()))
+        return
+    used = sum(col.width or 0 for col in fixed) + 3 * len(fixed)  # padding and divider per column
+    if console.width - used >= 12:
+        last.no_wrap, last.overflow, last.width = True, "ellipsis", console.width - used
+        console.print(table)
+        return
+    if table.title:
+        console.print(table.title, markup=False)
+    for row in range(table.row_count):
+        cells = {str(col.header): str(col._cells[row]) for col in table.columns}
+        console.print("  ".join(cells.pop(k) for k in keys if k in cells))
+        console.print("  " + " · ".join(f"{h} {v}" for h, v in cells.items() if h != str(last.header)), overflow="fold")
+        console.print("  " + cells.get(str(last.header), ""), no_wrap=True, overflow="ellipsis")
 
 
 def _e(value: Any) -> str:
@@ -221,18 +282,16 @@ def cmd_find(args: argparse.Namespace) -> int:
     if args.json:
         _print_json([{**m.to_dict(), "fits": m.similarity >= floor} for m in shown])
     else:
-        from rich.table import Table
-
-        table = Table("similarity", "quality", "name", "description", "id")
+        table = _table("similarity", "quality", "name", "id", "description")
         for m in shown:
             a = m.artifact
             dim = "" if m.similarity >= floor else "[dim]"
             table.add_row(
-                f"{dim}{m.similarity:.3f}", f"{a.quality_score:.2f}", _e(a.name), _e(a.description[:60]), a.id[:12]
+                f"{dim}{m.similarity:.3f}", f"{a.quality_score:.2f}", _e(a.name), a.id[:12], _e(a.description)
             )
         console = _console()
         if shown:
-            console.print(table)
+            _print_listing(console, table)
         if not any(m.similarity >= floor for m in matches):
             closest = f" (closest: {matches[0].artifact.name}, {matches[0].similarity:.2f})" if matches else ""
             console.print(f"nothing in the library fits this query{closest}; the floor is {floor:.2f}", markup=False)
@@ -291,36 +350,34 @@ def cmd_list(args: argparse.Namespace) -> int:
             for line in (a.state_reason or "failed re-verification").splitlines()[:5]:
                 console.print(f"  {_v(line)}", markup=False)
     else:
-        from rich.table import Table
-
-        table = Table(
-            "name",
-            "quality",
-            "strength",
-            "uses",
-            "state",
-            "description",
-            "id",
-            title=f"{engine.count_artifacts()} artifacts",
-        )
+        # strength is in `show`; below 100 columns the description needs its room
+        wide = not _to_terminal() or _console().width >= 100
+        headers = ["name", "quality", *(["strength"] if wide else []), "uses", "state", "id", "description"]
+        table = _table(*headers, title=f"{engine.count_artifacts()} artifacts")
         for a in artifacts:
-            strength = f"{a.strength:.2f}" if a.strength is not None else "-"
+            strength = [f"{a.strength:.2f}" if a.strength is not None else "-"] if wide else []
             table.add_row(
                 _e(a.name),
                 f"{a.quality_score:.2f}",
-                strength,
+                *strength,
                 str(a.usage_count),
                 a.state.value,
-                _e(a.description[:50]),
                 a.id[:12],
+                _e(a.description),
             )
-        _console().print(table)
+        _print_listing(_console(), table)
     return EXIT_OK if artifacts else EXIT_NO
 
 
 def cmd_show(args: argparse.Namespace) -> int:
     engine = _open_engine(args)
     artifact = engine.resolve(args.ref)
+    if args.code and not getattr(args, "json", False):
+        # exactly as stored, so that `> f.py` gives the code that passed; a terminal still
+        # sees control characters made visible rather than acted on
+        code = artifact.content if not _to_terminal() else _v(artifact.content)
+        sys.stdout.write(code if code.endswith("\n") else code + "\n")
+        return EXIT_OK
     lineage = engine.lineage(artifact.id)
     edges = engine.lineage_edges(artifact.id)
     if args.json:
@@ -332,35 +389,54 @@ def cmd_show(args: argparse.Namespace) -> int:
             }
         )
         return EXIT_OK
-    from rich.syntax import Syntax
-
     from dse_tui.engine.display import merit_text, split_text, strength_text, survivor_lines
 
     console = _console()
+    console.print(f"[bold]{_e(artifact.name)}[/] v{artifact.version}  {artifact.id}")
     console.print(
-        f"[bold]{_e(artifact.name)}[/] v{artifact.version}  {artifact.id}  quality {artifact.quality_score:.2f}  "
-        f"used {artifact.usage_count}×  {artifact.state.value}"
+        f"{artifact.state.value} · quality {artifact.quality_score:.2f} · used {artifact.usage_count}× · "
+        f"failed {artifact.failure_count}×",
+        markup=False,
     )
     if artifact.state_reason:
         console.print(f"  {_e(artifact.state_reason)}")
     console.print(_v(artifact.description), markup=False)
+    _heading(console, "proof")
     results = artifact.test_results
     for line in filter(None, [split_text(results), strength_text(results, artifact.strength)]):
         console.print(line, markup=False)
     for mutant in survivor_lines(results):
         console.print(f"  survived: {_v(mutant)}", markup=False)
     console.print(merit_text(results, artifact.strength, artifact.merit), markup=False)
-    console.print(Syntax(_v(artifact.content), "python", theme="ansi_dark", line_numbers=True))
-    console.print(Syntax(_v(artifact.spec), "yaml", theme="ansi_dark"))
-    for check in artifact.test_results.get("checks", []):
+    for check in results.get("checks", []):
         held = " [dim](held out)[/]" if check.get("held_out") else ""
         console.print(f"  {'[green]✓[/]' if check['passed'] else '[red]✗[/]'} {_e(check['name'])}{held}")
+    _heading(console, "code")
+    _print_source(console, artifact.content, "python", line_numbers=True)
+    _heading(console, "spec")
+    _print_source(console, artifact.spec, "yaml")
+    _heading(console, "provenance")
+    console.print(f"created {artifact.created_at:%Y-%m-%d %H:%M}", markup=False)
+    for key, value in sorted(artifact.provenance.items()):
+        console.print(f"{_v(key)}: {_v(value)}", markup=False)
+    if len(lineage) > 1 or edges:
+        _heading(console, "lineage")
     if len(lineage) > 1:
-        console.print("lineage: " + " → ".join(f"{_v(a.name)} v{a.version}" for a in lineage), markup=False)
+        console.print(" → ".join(f"{_v(a.name)} v{a.version}" for a in lineage), markup=False)
     for edge in edges:
         other, direction = (edge.parent_id, "of") if edge.child_id == artifact.id else (edge.child_id, "by")
         console.print(f"  {edge.kind.value.replace('_', ' ')} {direction} {other[:12]}", markup=False)
     return EXIT_OK
+
+
+def _print_source(console, text: str, lexer: str, *, line_numbers: bool = False) -> None:
+    """Source in full: highlighted and wrapped (never cut) on a terminal, as stored in a pipe."""
+    if not _to_terminal():
+        console.print(_v(text).rstrip("\n"), markup=False)
+        return
+    from rich.syntax import Syntax
+
+    console.print(Syntax(_v(text), lexer, theme="ansi_dark", line_numbers=line_numbers, word_wrap=True))
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
@@ -495,6 +571,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
         else:
             console.print(f"[red]{result.outcome}[/]: {_e(result.reason)}")
         console.print(f"[dim]transcript {result.transcript_id}[/]")
+        if result.artifact:
+            console.print(f"the code: dse show --code {result.artifact.id[:12]}", markup=False)
     return EXIT_OK if result.artifact else EXIT_NO
 
 
@@ -505,6 +583,16 @@ def cmd_transcripts(args: argparse.Namespace) -> int:
     if args.id:
         transcript = engine.transcript(args.id)
         if transcript is None:
+            from dse_tui.store.transcripts import MIN_PREFIX
+
+            if len(args.id) < MIN_PREFIX:
+                raise NotFound(f"no transcript with id '{args.id}' (a prefix needs {MIN_PREFIX} characters or more)")
+            several = engine.transcripts.ids_starting(args.id)
+            if len(several) > 1:
+                raise NotFound(
+                    f"'{args.id}' begins {len(several)}{'+' if len(several) == 5 else ''} transcript ids "
+                    f"({', '.join(i[:12] for i in several)}); give more characters"
+                )
             raise NotFound(f"no transcript with id '{args.id}'")
         if args.json:
             _print_json(transcript.to_dict())
@@ -516,8 +604,8 @@ def cmd_transcripts(args: argparse.Namespace) -> int:
         if transcript.reason:
             console.print(_v(transcript.reason), markup=False)
         for a in transcript.attempt_records:
-            console.rule(
-                _e(f"attempt {a.n}: {a.tier} {a.model} T={a.temperature}  {'passed' if a.passed else 'failed'}")
+            _heading(
+                console, f"attempt {a.n}: {a.tier} {a.model} T={a.temperature}  {'passed' if a.passed else 'failed'}"
             )
             console.print(_v(a.prompt[-1]["content"]) if a.prompt else "", markup=False)
             console.print("[bold]reply[/]")
@@ -529,24 +617,17 @@ def cmd_transcripts(args: argparse.Namespace) -> int:
     if args.json:
         _print_json([{k: v for k, v in t.to_dict().items() if k != "attempt_records"} for t in transcripts])
     else:
-        from rich import box
-        from rich.table import Table
-
-        table = Table("started", "outcome", "tries", "cost", "task", "id", box=box.SIMPLE_HEAD)
-        for column, width in zip(table.columns, (11, 9, 5, 7, None, 8)):
-            column.no_wrap, column.min_width = True, width
-        table.columns[4].max_width = 24
-        table.columns[4].overflow = "ellipsis"
+        table = _table("started", "outcome", "tries", "cost", "id", "task")
         for t in transcripts:
             table.add_row(
                 t.started_at[5:16].replace("T", " "),
                 t.outcome,
                 str(t.attempts),
                 f"${t.cost_usd:.4f}",
-                _e(t.task.splitlines()[0][:60]),
                 t.id[:8],
+                _e(t.task.splitlines()[0] if t.task else ""),
             )
-        _console().print(table)
+        _print_listing(_console(), table, keys=("id", "outcome"))
     return EXIT_OK if transcripts else EXIT_NO
 
 

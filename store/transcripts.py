@@ -7,6 +7,7 @@ transaction by the ask.
 
 from __future__ import annotations
 
+import builtins
 import json
 import os
 import uuid
@@ -17,6 +18,9 @@ from typing import Any
 import psutil
 
 from .db import Database
+
+# ids are uuid4 hex; a shorter prefix than this is too likely to mean several
+MIN_PREFIX = 4
 
 _TRANSCRIPT_COLUMNS = "id, task, spec, started_at, finished_at, outcome, reason, artifact_id, reused, start_tier, prediction, attempts, cost_usd"
 
@@ -180,16 +184,28 @@ class TranscriptLog:
             return int(conn.execute("SELECT COUNT(*) FROM transcripts").fetchone()[0])
 
     def get(self, transcript_id: str) -> Transcript | None:
+        """By id, or by a prefix of at least MIN_PREFIX characters that only one id has."""
         with self.db.read() as conn:
             return self._get(conn, transcript_id)
 
+    def ids_starting(self, prefix: str, limit: int = 5) -> builtins.list[str]:
+        """Ids beginning with `prefix` (to say what an ambiguous prefix could mean)."""
+        with self.db.read() as conn:
+            return [r[0] for r in self._prefixed(conn, prefix, "SELECT id", limit)]
+
+    @staticmethod
+    def _prefixed(conn: Any, prefix: str, select: str, limit: int) -> builtins.list[Any]:
+        # a range on the primary key, not LIKE: `%` and `_` in a prefix are characters, not wildcards
+        return conn.execute(
+            f"{select} FROM transcripts WHERE id >= ? AND id < ? ORDER BY id LIMIT ?",
+            (prefix, prefix + "\U0010ffff", limit),
+        ).fetchall()
+
     def _get(self, conn: Any, transcript_id: str) -> Transcript | None:
         row = conn.execute(f"SELECT {_TRANSCRIPT_COLUMNS} FROM transcripts WHERE id = ?", (transcript_id,)).fetchone()
-        if row is None:
-            rows = conn.execute(
-                f"SELECT {_TRANSCRIPT_COLUMNS} FROM transcripts WHERE id LIKE ? LIMIT 2", (transcript_id + "%",)
-            ).fetchall()
-            row = rows[0] if len(rows) == 1 and len(transcript_id) >= 6 else None
+        if row is None and len(transcript_id) >= MIN_PREFIX:
+            rows = self._prefixed(conn, transcript_id, f"SELECT {_TRANSCRIPT_COLUMNS}", 2)
+            row = rows[0] if len(rows) == 1 else None
         if row is None:
             return None
         transcript = self._transcript(row)

@@ -158,3 +158,107 @@ def test_plain_ask_says_where_the_climb_started_and_why(tmp_path, monkeypatch, c
     out = capsys.readouterr().out
     assert "start tier: fast (no similar solved task yet: the bottom of the ladder)" in out
     assert "generated add" in out
+
+
+# -- output a user pastes back: never cut -----------------------------------------------------
+
+LONG_NAME = "count_distinct_characters_ignoring_case_and_spaces"
+LONG_CODE = f'''\
+def {LONG_NAME}(text):
+    """Count the distinct characters of a text, ignoring case and spaces; a deliberately long line follows."""
+    letters = {{c.lower() for c in text if not c.isspace()}}  # {"padding " * 12}
+    return len(letters)
+'''
+LONG_SPEC = f"""\
+function: {LONG_NAME}
+description: Count the distinct characters of a text ignoring case and spaces, a description long enough to be cut
+behaviors:
+  - behavior: counts distinct letters
+    given: {{text: "Aa b"}}
+    then: {{result_equals: 2}}
+  - behavior: empty text has none
+    given: {{text: ""}}
+    then: {{result_equals: 0}}
+"""
+
+
+def on_a_terminal(home: Path, *args: str, columns: int = 80) -> str:
+    """`dse ARGS` with a pseudo-terminal as stdout, COLUMNS wide: what a user sees."""
+    import pty
+    import re
+
+    master, slave = pty.openpty()
+    env = {**os.environ, "DSE_HOME": str(home), "COLUMNS": str(columns), "TERM": "linux"}
+    proc = subprocess.Popen([sys.executable, "-m", "dse_tui", *args], stdout=slave, stderr=slave, env=env)
+    os.close(slave)
+    out = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # the child closed its end
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.close(master)
+    assert proc.wait(timeout=120) == 0, out
+    return re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", out.decode()).replace("\r", "")
+
+
+@pytest.fixture
+def long_home(starter_home, tmp_path):
+    added = dse(starter_home, "add", write(tmp_path, "long.py", LONG_CODE), "--spec", write(tmp_path, "long.yaml", LONG_SPEC), "--json")
+    assert added.returncode == 0, added.stderr
+    return starter_home, json.loads(added.stdout)["id"]
+
+
+@pytest.mark.parametrize("columns", [80, 50])
+def test_names_and_ids_are_whole_on_an_80_column_terminal(long_home, columns):
+    home, artifact_id = long_home
+    listing = on_a_terminal(home, "list", "--order", "name", "--limit", "100", columns=columns)
+    found = on_a_terminal(home, "find", "how many different characters are in a text", columns=columns)
+    for out in (listing, found):
+        assert LONG_NAME in out and artifact_id[:12] in out, out
+        assert all(len(line) <= columns for line in out.splitlines()), out
+    assert "sort_list" in listing and "add_business_days" in listing
+
+
+def test_in_a_pipe_nothing_is_cut_and_nothing_is_coloured(long_home):
+    home, artifact_id = long_home
+    env_columns = {"COLUMNS": "40"}
+    listing = subprocess.run([sys.executable, "-m", "dse_tui", "list", "--limit", "100"], capture_output=True,
+                             text=True, env={**os.environ, "DSE_HOME": str(home), **env_columns}, timeout=120)
+    assert listing.returncode == 0 and "\x1b[" not in listing.stdout
+    row = next(line for line in listing.stdout.splitlines() if LONG_NAME in line)
+    assert artifact_id[:12] in row and "a description long enough to be cut" in row  # one line, whole
+    shown = dse(home, "show", LONG_NAME)
+    assert "\x1b[" not in shown.stdout and "padding " * 12 in shown.stdout  # the long code line, whole
+    for section in ("-- proof --", "-- code --", "-- spec --", "-- provenance --"):
+        assert section in shown.stdout
+
+
+def test_show_code_gives_code_that_passes_its_spec_when_added_back(long_home, tmp_path):
+    home, _ = long_home
+    proc = dse(home, "show", "--code", LONG_NAME)
+    assert proc.returncode == 0 and proc.stdout == LONG_CODE
+    copied = tmp_path / "copied.py"
+    copied.write_text(proc.stdout)
+    again = dse(home, "add", str(copied), "--spec", write(tmp_path, "again.yaml", LONG_SPEC), "--name", "copied_back", "--json")
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["test_results"]["all_passed"]
+
+
+def test_a_transcript_is_found_by_any_unique_prefix_and_wildcards_are_characters(tmp_path):
+    from dse_tui.engine.facade import Engine
+
+    home = tmp_path / "home"
+    engine = Engine(str(home))
+    first = engine.transcripts.start("sort a list", "spec: 1")
+    second = engine.transcripts.start("reverse a list", "spec: 2")
+    engine.close()
+    short = first[: max(len(os.path.commonprefix([first, second])) + 1, 4)]
+    proc = dse(home, "transcripts", short, "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["id"] == first
+    assert dse(home, "transcripts", "%%%%").returncode == 1  # LIKE's wildcard is only a character
+    assert dse(home, "transcripts", first[:3]).returncode == 1  # too short to mean one
