@@ -27,6 +27,7 @@ from textual.worker import Worker, WorkerState
 from dse_tui.engine import shutdown
 from dse_tui.engine.events import JobFinished, JobProgress, Progress
 from dse_tui.screens.ask import AskScreen
+from dse_tui.screens.help import HelpScreen, key_display, key_rows
 from dse_tui.screens.library import LibraryScreen
 from dse_tui.screens.transcripts import TranscriptsScreen
 from dse_tui.screens.widgets.host import PaletteCommand, ShellStatus
@@ -48,16 +49,21 @@ class ScreenCommands(Provider):
         app_commands = getattr(self.app, "palette_commands", None)
         return [*(screen_commands() if screen_commands else []), *(app_commands() if app_commands else [])]
 
+    def _help(self, command: PaletteCommand) -> str:
+        """The command's help, and its key where one is bound (the palette teaches the keys)."""
+        keys = key_display(self.screen, command.binding) if command.binding else ""
+        return f"{command.help}  ({keys})" if keys else command.help
+
     async def discover(self) -> Hits:
         for command in self._commands():
-            yield DiscoveryHit(command.title, command.callback, help=command.help)
+            yield DiscoveryHit(command.title, command.callback, help=self._help(command))
 
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
         for command in self._commands():
             score = matcher.match(command.title)
             if score > 0:
-                yield Hit(score, matcher.highlight(command.title), command.callback, help=command.help)
+                yield Hit(score, matcher.highlight(command.title), command.callback, help=self._help(command))
 
 
 class DSEApp(App):
@@ -69,7 +75,8 @@ class DSEApp(App):
     COMMANDS = App.COMMANDS | {ScreenCommands}
     BINDINGS = [
         Binding("ctrl+q", "quit", "Quit", id="app.quit", tooltip="Leave DSE", priority=True),
-        Binding("f1", "show_help_panel", "Keys", id="app.keys", tooltip="Show every key of this screen", show=False),
+        Binding("f1,question_mark", "toggle_help", "Keys", id="app.keys",
+                tooltip="Show or hide what every key of this screen does", show=False),
         # Off the footer (it is full at 80 columns); listed by f1 and in the palette as "app: …".
         # Shown in every footer: the other screens must be discoverable without the palette.
         Binding("f2", "switch_mode('library')", "Library", id="app.library", tooltip="Browse, search and run stored artifacts"),
@@ -251,13 +258,22 @@ class DSEApp(App):
 
     def palette_commands(self) -> list[PaletteCommand]:
         return [
-            PaletteCommand("app: library", "Browse, search and run stored artifacts", lambda: self.switch_mode("library")),
-            PaletteCommand("app: ask", "Reuse or generate tested code for a task", lambda: self.switch_mode("ask")),
+            PaletteCommand("app: library", "Browse, search and run stored artifacts", lambda: self.switch_mode("library"),
+                           "app.library"),
+            PaletteCommand("app: ask", "Reuse or generate tested code for a task", lambda: self.switch_mode("ask"),
+                           "app.ask"),
             PaletteCommand("app: transcripts", "Prompts, replies, failures and code diffs of every ask",
-                           lambda: self.switch_mode("transcripts")),
-            PaletteCommand("app: keys", "Show the keys of this screen", self.action_show_help_panel),
+                           lambda: self.switch_mode("transcripts"), "app.transcripts"),
+            PaletteCommand("app: keys", "Show what every key of this screen does", self.action_toggle_help, "app.keys"),
             PaletteCommand("app: sandbox", "What isolates the code DSE runs", self.show_sandbox),
         ]
+
+    def action_toggle_help(self) -> None:
+        if isinstance(self.screen, HelpScreen):
+            self.screen.dismiss(None)
+            return
+        screen = self.screen
+        self.push_screen(HelpScreen(screen.title or self.current_mode.title(), *key_rows(screen)))
 
     def show_sandbox(self) -> None:
         status = self.status

@@ -383,14 +383,14 @@ class AskScreen(EngineScreen):
 
     def palette_commands(self) -> list[PaletteCommand]:
         commands = [
-            PaletteCommand("ask: run", "Reuse or generate code for the task and spec", self.action_run),
+            PaletteCommand("ask: run", "Reuse or generate code for the task and spec", self.action_run, "ask.run"),
             PaletteCommand("ask: edit spec", "Move to the spec editor", lambda: self.query_one("#spec").focus()),
             PaletteCommand("ask: reset spec", "Put the spec template back in the editor",
                            lambda: self.query_one("#spec", TextArea).load_text(SPEC_TEMPLATE)),
         ]
         if self.running:
-            commands.insert(0, PaletteCommand("ask: cancel", "Stop the ask (a remote call ends at its reply)", self.action_cancel))
+            commands.insert(0, PaletteCommand("ask: cancel", "Stop the ask (a remote call ends at its reply)", self.action_cancel, "ask.cancel"))
         if self.transcript_id is not None:
             commands.append(PaletteCommand("ask: open transcript", "Prompts, replies, failures and code diffs of the "
-                                           "last ask", self.action_open_transcript))
+                                           "last ask", self.action_open_transcript, "ask.transcript"))
         return commands

@@ -409,10 +409,10 @@ class LibraryScreen(EngineScreen):
     def palette_commands(self) -> list[PaletteCommand]:
         """What the command palette offers while this screen is shown."""
         commands = [
-            PaletteCommand("library: search", "Search artifacts by meaning", self.action_focus_search),
-            PaletteCommand("library: next page", "Show the next page of rows", lambda: self.action_page(1)),
-            PaletteCommand("library: previous page", "Show the previous page of rows", lambda: self.action_page(-1)),
-            PaletteCommand("library: change order", f"Sort by the next of {', '.join(ORDERS)}", self.action_cycle_order),
+            PaletteCommand("library: search", "Search artifacts by meaning", self.action_focus_search, "library.search"),
+            PaletteCommand("library: next page", "Show the next page of rows", lambda: self.action_page(1), "library.next_page"),
+            PaletteCommand("library: previous page", "Show the previous page of rows", lambda: self.action_page(-1), "library.prev_page"),
+            PaletteCommand("library: change order", f"Sort by the next of {', '.join(ORDERS)}", self.action_cycle_order, "library.order"),
             PaletteCommand("library: clear filters", "Empty the search and reset the filters", self.action_clear_filters),
             PaletteCommand("library: reload", "Read the rows again from the store", self.reload),
         ]
@@ -421,5 +421,5 @@ class LibraryScreen(EngineScreen):
             commands.insert(1, PaletteCommand("library: run selected", f"Run {name} with the JSON in the Run field",
                                               self.action_run_selected))
             commands.insert(2, PaletteCommand("library: show detail", f"Scroll through {name}'s code, spec and checks",
-                                              self.action_focus_detail))
+                                              self.action_focus_detail, "library.detail"))
         return commands

@@ -378,10 +378,10 @@ class TranscriptsScreen(EngineScreen):
 
     def palette_commands(self) -> list[PaletteCommand]:
         return [
-            PaletteCommand("transcripts: refresh", "Read the transcripts again from the store", self.action_refresh),
+            PaletteCommand("transcripts: refresh", "Read the transcripts again from the store", self.action_refresh, "transcripts.refresh"),
             PaletteCommand("transcripts: attempts", "Step through the attempts of the selected transcript",
-                           self.action_focus_attempts),
-            PaletteCommand("transcripts: next page", "Show the next page of transcripts", lambda: self.action_page(1)),
+                           self.action_focus_attempts, "transcripts.attempts"),
+            PaletteCommand("transcripts: next page", "Show the next page of transcripts", lambda: self.action_page(1), "transcripts.next_page"),
             PaletteCommand("transcripts: previous page", "Show the previous page of transcripts",
-                           lambda: self.action_page(-1)),
+                           lambda: self.action_page(-1), "transcripts.prev_page"),
         ]

@@ -23,6 +23,15 @@ class FixedSandbox:
         return "resource limits only, no filesystem isolation"
 
 
+def shown_text(app) -> str:
+    """What the terminal shows, as plain text (from the screenshot the app renders)."""
+    import html
+    import re
+
+    svg = app.export_screenshot()
+    return html.unescape(" ".join(re.findall(r">([^<>]+)</text>", svg))).replace("\xa0", " ")
+
+
 def status_text(app) -> tuple[str, str]:
     main = app.screen.query_one("#status-main", Static)
     warning = app.screen.query_one("#status-warning", Static)
@@ -164,3 +173,41 @@ async def test_the_footer_offers_the_other_screens_only(library_engine):
         assert offered() == {"ask", "transcripts"}
         await pilot.press("f3")
         assert app.current_mode == "ask" and offered() == {"library", "transcripts"}
+
+
+async def test_help_toggles_with_f1_and_question_mark_and_esc_closes_it(library_engine):
+    from dse_tui.screens.help import HelpScreen
+
+    app = DSEApp(engine=library_engine, import_starter=False, keymap={"library.order": "s"})
+    async with app.run_test(size=(80, 24)) as pilot:
+        await opened(pilot)
+        for opener, closer in (("f1", "f1"), ("question_mark", "question_mark"), ("f1", "escape"), ("question_mark", "f1")):
+            await pilot.press(opener)
+            await wait_until(pilot, lambda: isinstance(app.screen, HelpScreen))
+            text = shown_text(app)
+            own, shared = app.screen.own, app.screen.shared
+            # the Library's own keys first, with what they do; a remapped key shows as remapped
+            assert own and own[0].id.startswith("library.") and all(r.id.startswith("library.") for r in own)
+            order = next(r for r in own if r.id == "library.order")
+            assert order.keys == "s" and "Sort the list" in order.what
+            assert {"app.keys", "app.quit"} <= {r.id for r in shared}
+            assert "Search by meaning" in text and "Keys: Library" in text and "Everywhere" in text
+            await pilot.press(closer)
+            await wait_until(pilot, lambda: isinstance(app.screen, LibraryScreen))
+        # `?` typed into the search box is a character, not the help
+        await pilot.press("slash", "question_mark")
+        assert app.query_one("#search", Input).value == "?" and isinstance(app.screen, LibraryScreen)
+
+
+async def test_palette_commands_show_their_keys(library_engine):
+    from dse_tui.app import ScreenCommands
+
+    app = DSEApp(engine=library_engine, import_starter=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await opened(pilot)
+        provider = ScreenCommands(app.screen)
+        helps = {c.title: provider._help(c) for c in provider._commands()}
+        assert helps["library: search"].endswith("(/)")
+        assert helps["library: next page"].endswith("(])")
+        assert helps["app: keys"].endswith("(f1 ?)")
+        assert helps["app: ask"].endswith("(f3)")

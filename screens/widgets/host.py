@@ -34,6 +34,7 @@ class PaletteCommand(NamedTuple):
     title: str
     help: str
     callback: Callable[[], Any]
+    binding: str = ""  # the id of the binding that does the same, whose key the palette shows
 
 
 class EngineHost(Protocol):
