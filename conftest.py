@@ -84,3 +84,10 @@ def starter_home(tmp_path, _starter_db) -> Path:
     home = tmp_path / "cli_home"
     shutil.copytree(_starter_db, home)
     return home
+
+
+@pytest.fixture(autouse=True)
+def _unicode_glyphs(monkeypatch):
+    """Screens draw ✓ and ✗ unless the terminal cannot (TERM=linux, a non-UTF-8 locale): the
+    tests fix the choice, so that the machine's locale does not decide what they see."""
+    monkeypatch.setenv("DSE_GLYPHS", "unicode")

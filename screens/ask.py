@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import threading
+import time
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
@@ -17,6 +18,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
+from textual.timer import Timer
 from textual.widgets import Button, Footer, Input, Label, Select, Static, TextArea
 from textual.worker import Worker, WorkerState
 
@@ -32,6 +34,7 @@ from dse_tui.screens.transcripts import (
     temperature_text,
 )
 from dse_tui.screens.engine_screen import EngineScreen
+from dse_tui.screens.widgets.glyphs import g, spinner_frame
 from dse_tui.screens.widgets.host import PaletteCommand
 from dse_tui.screens.widgets.status import StatusLine
 
@@ -72,7 +75,10 @@ class AskScreen(EngineScreen):
                 tooltip="Stop the ask: the embedded model stops mid-reply, a remote call at its reply; no new attempt starts", priority=True),
         Binding("ctrl+t", "open_transcript", "Transcript", id="ask.transcript",
                 tooltip="Open the last ask's transcript: prompts, replies, failures, code diffs", priority=True),
+        Binding("f5", "toggle_zoom", "Zoom", id="ask.zoom", show=False, priority=True,
+                tooltip="Fill the screen with the result and code (or the spec, when editing it); again to go back"),
     ]
+    ZOOM_PANES = ("#output", "#spec-pane")
 
     class LadderLoaded(Message):
         def __init__(self, ladder: Ladder, providers: dict[str, Provider],
@@ -107,6 +113,9 @@ class AskScreen(EngineScreen):
         self._cancel: threading.Event | None = None
         self._attempts: dict[int, Any] = {}  # n -> AttemptStarted, to finish its line
         self._rows: dict[str, ProgressLine] = {}  # the log's rows by key, in order
+        self._live: dict[str, tuple[str, float]] = {}  # rows still waiting: their text and start time
+        self._ticker: Timer | None = None  # redraws the waiting rows; runs only while an ask does
+        self._tick = 0
 
     def compose(self) -> ComposeResult:
         yield StatusLine("Ask")
@@ -180,7 +189,7 @@ class AskScreen(EngineScreen):
 
     def _show_hint(self, lines: list[str]) -> None:
         self._clear_output()
-        self.query_one("#result", Static).update("\n".join(lines))
+        self.query_one("#result", Static).update(g("\n".join(lines)))
         self.query_one("#result", Static).set_classes("-hint")
 
     # -- running --------------------------------------------------------------------------------
@@ -221,7 +230,7 @@ class AskScreen(EngineScreen):
         self.transcript_id = None
         self._set_running(True)
         self._clear_output()
-        self._line("reuse", "looking for a tested artifact that passes this spec…", "-running")
+        self._line("reuse", "looking for a tested artifact that passes this spec…", "-running", live=True)
         self._ask(task, spec, max_tier, budget, self._cancel)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="ask", name="ask")
@@ -250,7 +259,7 @@ class AskScreen(EngineScreen):
                 self._line("prediction", text, "-info")
         elif isinstance(event, AttemptStarted):
             self._attempts[event.n] = event
-            self._line(f"attempt-{event.n}", f"{self._attempt_head(event)} … running", "-running")
+            self._line(f"attempt-{event.n}", f"{self._attempt_head(event)} … running", "-running", live=True)
         elif isinstance(event, AttemptFinished):
             started = self._attempts.get(event.n)
             head = self._attempt_head(started) if started else f"attempt {event.n}: {event.tier}"
@@ -280,7 +289,7 @@ class AskScreen(EngineScreen):
             head = f"✗ {result.outcome}" + (f": {visible(result.reason)}" if result.reason else "")
         self._result, self._facts = result, f"{head}\n{' · '.join(facts)} — ctrl+t opens the transcript"
         summary = self.query_one("#result", Static)
-        summary.update(self._summary(result.confirmation, result.strength))
+        summary.update(g(self._summary(result.confirmation, result.strength)))
         summary.set_classes(f"-{result.outcome}")
         code = self.query_one("#code", Static)
         code.update(syntax(result.artifact.content, "python", line_numbers=True) if result.artifact else "")
@@ -298,7 +307,7 @@ class AskScreen(EngineScreen):
         result = self._result
         if (isinstance(event, ConfirmationRecorded) and result is not None and result.artifact is not None
                 and event.artifact_id == result.artifact.id and result.confirmation == "pending"):
-            self.query_one("#result", Static).update(self._summary(event.verdict, event.strength))
+            self.query_one("#result", Static).update(g(self._summary(event.verdict, event.strength)))
 
     def worker_changed(self, event: Worker.StateChanged) -> None:
         if event.worker.group == "ask" and event.state in (WorkerState.ERROR, WorkerState.CANCELLED):
@@ -314,7 +323,8 @@ class AskScreen(EngineScreen):
         if not self.running or self._cancel is None or self._cancel.is_set():
             return
         self._cancel.set()
-        self._line("cancel", "cancelling… (a local model stops at once, a remote call at its reply)", "-cancelling")
+        self._line("cancel", "cancelling… (a local model stops at once, a remote call at its reply)", "-cancelling",
+                   live=True)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # Hidden unless useful; a hidden priority binding lets escape reach the editor and fields.
@@ -326,6 +336,16 @@ class AskScreen(EngineScreen):
 
     def _set_running(self, running: bool) -> None:
         self.running = running
+        if running and self.timings and self._ticker is None:
+            self._ticker = self.set_interval(0.25, self._redraw_live)
+        elif not running:
+            if self._ticker is not None:
+                self._ticker.stop()
+                self._ticker = None
+            for key in list(self._live):  # what still waits has stopped waiting: drop the spinner
+                text, _ = self._live.pop(key)
+                if key in self._rows:
+                    self._rows[key].update(Text(g(text)))
         button = self.query_one("#run-button", Button)
         button.label = "Cancel" if running else "Run"
         button.set_class(running, "-running")
@@ -346,24 +366,44 @@ class AskScreen(EngineScreen):
 
     def _clear_output(self) -> None:
         self._rows.clear()
+        self._live.clear()
         self.query_one("#progress", Vertical).remove_children()
         self.query_one("#result", Static).update("")
         self.query_one("#result", Static).set_classes("-empty")
         self.query_one("#code", Static).update("")
         self.query_one("#code", Static).display = False
 
-    def _line(self, key: str, text: str, state: str) -> None:
-        """Add the row `key`, or rewrite it in place (an attempt goes from running to passed/failed)."""
+    def _line(self, key: str, text: str, state: str, *, live: bool = False) -> None:
+        """Add the row `key`, or rewrite it in place (an attempt goes from running to passed/failed).
+        A `live` row shows a spinner and the seconds it has waited until it is rewritten."""
+        if live:
+            self._live[key] = (text, time.monotonic())
+        else:
+            self._live.pop(key, None)
+        shown = self._live_text(key) if live else g(text)
         row = self._rows.get(key)
         if row is not None:
-            row.update(Text(text))
+            row.update(Text(shown))
             row.set_classes(f"progress-line {state}")
         else:
             # Rows are found by key, not DOM id: a cleared log may still be leaving the DOM.
-            row = self._rows[key] = ProgressLine(Text(text), classes=f"progress-line {state}", markup=False)
+            row = self._rows[key] = ProgressLine(Text(shown), classes=f"progress-line {state}", markup=False)
             self.query_one("#progress", Vertical).mount(row)
         if self.running:
             self.query_one("#output", VerticalScroll).scroll_end(animate=False)  # follow the live log
+
+    def _live_text(self, key: str) -> str:
+        text, since = self._live[key]
+        if not self.timings:
+            return g(text)
+        return g(f"{text} {spinner_frame(self._tick)} {time.monotonic() - since:.0f} s")
+
+    def _redraw_live(self) -> None:
+        self._tick += 1
+        for key in self._live:
+            row = self._rows.get(key)
+            if row is not None:
+                row.update(Text(self._live_text(key)))
 
     def progress_lines(self) -> list[str]:
         """The log as plain text, row by row (what a user reads; tests assert on it)."""

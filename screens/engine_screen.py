@@ -16,6 +16,10 @@ NARROW_BELOW = 100  # columns; below this a screen's panes stack (its .tcss keys
 
 
 class EngineScreen(Screen):
+    # Selectors of the panes the zoom key can fill the screen with: the one holding the focus,
+    # else the first. Esc (Textual's default) or the key again restores the layout.
+    ZOOM_PANES: tuple[str, ...] = ()
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.engine: Engine | None = None
@@ -44,6 +48,20 @@ class EngineScreen(Screen):
         if event.state == WorkerState.ERROR:
             self.app.report_worker_error(event.worker)  # type: ignore[attr-defined]  (see host.EngineHost)
         self.worker_changed(event)
+
+    def action_toggle_zoom(self) -> None:
+        if self.maximized is not None:
+            self.minimize()
+            return
+        panes = [pane for selector in self.ZOOM_PANES for pane in self.query(selector)]
+        if not panes:
+            return
+        focused = self.focused
+        holding = [p for p in panes if focused is not None and (focused is p or p in focused.ancestors)]
+        target = holding[0] if holding else panes[0]
+        self.maximized = target  # set directly: Textual's maximize() wants a widget that opts in
+        if not holding and target.focusable:
+            target.focus()
 
     # -- hooks ------------------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ every engine call runs in a thread worker that only posts a message back.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from textual import on, work
@@ -22,6 +23,7 @@ from dse_tui.engine.display import visible
 from dse_tui.engine.events import ArtifactStateChanged, ArtifactStored
 from dse_tui.screens.engine_screen import EngineScreen
 from dse_tui.screens.widgets.detail import ArtifactDetail
+from dse_tui.screens.widgets.glyphs import g
 from dse_tui.screens.widgets.host import PaletteCommand
 from dse_tui.screens.widgets.status import StatusLine
 
@@ -55,6 +57,7 @@ def run_example(spec_text: str) -> str | None:
 class LibraryScreen(EngineScreen):
     CSS_PATH = "library.tcss"
     PAGE_SIZE = 50
+    ZOOM_PANES = ("#detail",)
 
     BINDINGS = [
         Binding("slash", "focus_search", "Search", id="library.search", tooltip="Search by meaning (type a description)"),
@@ -67,6 +70,12 @@ class LibraryScreen(EngineScreen):
         Binding("d", "focus_detail", "Detail", id="library.detail", tooltip="Move focus to the detail pane to scroll it",
                 show=False),
         Binding("escape", "focus_table", "Table", id="library.table", tooltip="Back to the list of artifacts", show=False),
+        Binding("z,f5", "toggle_zoom", "Zoom", id="library.zoom",
+                tooltip="Fill the screen with the detail pane; again (or Esc) to go back", show=False),
+        Binding("c", "copy_code", "Copy", id="library.copy",
+                tooltip="Copy the highlighted artifact's code to the clipboard (OSC 52: works over SSH)", show=False),
+        Binding("w", "save_code", "Save", id="library.save",
+                tooltip="Write the highlighted artifact's code to NAME.py in the directory DSE was started in", show=False),
     ]
 
     # -- messages from workers ------------------------------------------------------------
@@ -113,15 +122,16 @@ class LibraryScreen(EngineScreen):
         yield StatusLine("Library")
         with Horizontal(id="filters"):
             yield Label("Search", classes="field-label", id="search-label")
-            yield Input(placeholder="describe what it does…", id="search", compact=True)
+            yield Input(placeholder=g("describe what it does…"), id="search", compact=True)
             yield Label("Min Q", classes="field-label", id="quality-label")
-            yield Select(QUALITY_CHOICES, value=0.0, allow_blank=False, id="min-quality", compact=True)
+            yield Select([(g(label), value) for label, value in QUALITY_CHOICES], value=0.0, allow_blank=False,
+                         id="min-quality", compact=True)
             yield Label("Type", classes="field-label")
             yield Select(TYPE_CHOICES, value="", allow_blank=False, id="type", compact=True)
             yield Label("State", classes="field-label")
             yield Select(STATE_CHOICES, value="", allow_blank=False, id="state", compact=True)
             yield Label("Tags", classes="field-label")
-            yield Input(placeholder="tag, …", id="tags", compact=True)
+            yield Input(placeholder=g("tag, …"), id="tags", compact=True)
         with Horizontal(id="main"):
             with Vertical(id="list-pane"):
                 yield DataTable(id="artifacts", cursor_type="row", zebra_stripes=False)
@@ -247,9 +257,10 @@ class LibraryScreen(EngineScreen):
             self._set_pager("no artifacts match these filters" if self._filters() else "the library is empty")
         if not message.artifacts:
             self.query_one(ArtifactDetail).show_empty("nothing to show")
+            self._clear_run()
 
     def _set_pager(self, text: str) -> None:
-        self.query_one("#pager", Label).update(text)
+        self.query_one("#pager", Label).update(g(text))
 
     def _highlighted_id(self) -> str | None:
         table = self.query_one("#artifacts", DataTable)
@@ -302,6 +313,8 @@ class LibraryScreen(EngineScreen):
         detail = self.query_one(ArtifactDetail)
         if artifact is None or (detail.artifact_id == artifact.id and detail.shown is artifact):
             return
+        if detail.artifact_id != artifact.id:
+            self._clear_run()  # the last run's result and arguments were another artifact's
         detail.show_artifact(artifact)
         self._load_history(artifact)
 
@@ -342,7 +355,7 @@ class LibraryScreen(EngineScreen):
             self.notify('Give a JSON object of keyword arguments, e.g. {"items": [3, 1, 2]}.', title="Run",
                         severity="error")
             return
-        self.query_one("#run-result", Static).update(f"running {artifact.name}…")
+        self.query_one("#run-result", Static).update(g(f"running {artifact.name}…"))
         self._run(artifact, inputs)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="library-run", name="run")
@@ -350,16 +363,23 @@ class LibraryScreen(EngineScreen):
         assert self.engine is not None
         self.post_message(self.RunFinished(self.engine.run(artifact, inputs)))
 
+    def _clear_run(self) -> None:
+        self.query_one("#run-result", Static).update("")
+        self.query_one("#run-result", Static).set_classes("")
+        self.query_one("#run-args", Input).value = ""
+
     def on_library_screen_run_finished(self, message: RunFinished) -> None:
         outcome = message.outcome
         call, artifact = outcome.call, outcome.artifact
         result = self.query_one("#run-result", Static)
+        if artifact.id != self._highlighted_id():
+            result = Static()  # the user moved on: the row's figures still update, the line stays clear
         if outcome.success:
-            result.update(f"✓ {visible(artifact.name)} → {visible(call.repr or '', one_line=True)}   "
-                          f"({call.execution_time_ms:.2f} ms, {call.memory_mb:.1f} MB)")
+            result.update(g(f"✓ {visible(artifact.name)} → {visible(call.repr or '', one_line=True)}   "
+                            f"({call.execution_time_ms:.2f} ms, {call.memory_mb:.1f} MB)"))
             result.set_classes("-ok")
         else:
-            result.update(f"✗ {visible(artifact.name)} failed: {visible(call.error or '', one_line=True)}")
+            result.update(g(f"✗ {visible(artifact.name)} failed: {visible(call.error or '', one_line=True)}"))
             result.set_classes("-failed")
         # The store counted the run: show the new usage without reloading the page.
         if artifact.id in self._rows:
@@ -383,6 +403,30 @@ class LibraryScreen(EngineScreen):
 
     def action_focus_detail(self) -> None:
         self.query_one(ArtifactDetail).focus()
+
+    def action_copy_code(self) -> None:
+        artifact = self.selected
+        if artifact is None:
+            self.notify("Highlight an artifact first.", severity="warning")
+            return
+        self.app.copy_to_clipboard(artifact.content)
+        lines = artifact.content.count("\n") + 1
+        self.notify(f"{artifact.name}: {lines} lines of code sent to the terminal's clipboard (OSC 52). "
+                    "w writes them to a file instead.", title="Copied")
+
+    def action_save_code(self) -> None:
+        artifact = self.selected
+        if artifact is None:
+            self.notify("Highlight an artifact first.", severity="warning")
+            return
+        from dse_tui.engine.library.files import save_code
+
+        try:
+            path = save_code(artifact, Path.cwd())
+        except OSError as exc:
+            self.notify(f"Could not write the code: {exc.strerror or exc}", title="Save", severity="error")
+            return
+        self.notify(f"{artifact.name} written to {path}", title="Saved")
 
     def action_page(self, step: int) -> None:
         if self.query_text:
@@ -422,4 +466,12 @@ class LibraryScreen(EngineScreen):
                                               self.action_run_selected))
             commands.insert(2, PaletteCommand("library: show detail", f"Scroll through {name}'s code, spec and checks",
                                               self.action_focus_detail, "library.detail"))
+            commands[3:3] = [
+                PaletteCommand("library: zoom detail", f"Fill the screen with {name}'s detail; again to go back",
+                               self.action_toggle_zoom, "library.zoom"),
+                PaletteCommand("library: copy code", f"Copy {name}'s code to the clipboard (OSC 52, works over SSH)",
+                               self.action_copy_code, "library.copy"),
+                PaletteCommand("library: save code", f"Write {name}'s code to {name}.py here",
+                               self.action_save_code, "library.save"),
+            ]
         return commands

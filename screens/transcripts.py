@@ -23,6 +23,7 @@ from textual.worker import get_current_worker
 from dse_tui.engine.display import clip, prediction_text, visible
 from dse_tui.engine.events import AskFinished, AttemptFinished
 from dse_tui.screens.widgets.detail import ArtifactDetail, checks_text
+from dse_tui.screens.widgets.glyphs import g
 from dse_tui.screens.engine_screen import EngineScreen
 from dse_tui.screens.widgets.host import PaletteCommand
 from dse_tui.screens.widgets.status import StatusLine
@@ -97,7 +98,10 @@ class TranscriptsScreen(EngineScreen):
                 tooltip="Choose an attempt with ← →; tab moves on to its prompt, reply and result"),
         Binding("escape", "back", "Back", id="transcripts.back",
                 tooltip="Back to the list of transcripts, or to the previous screen", show=False),
+        Binding("z,f5", "toggle_zoom", "Zoom", id="transcripts.zoom", show=False,
+                tooltip="Fill the screen with the prompt, reply or result pane in focus (else all three); again to go back"),
     ]
+    ZOOM_PANES = ("#prompt-pane", "#reply-pane", "#result-pane", "#attempt-panes")
 
     class RowsLoaded(Message):
         def __init__(self, request: int, transcripts: list[Transcript], total: int, offset: int) -> None:
@@ -219,7 +223,7 @@ class TranscriptsScreen(EngineScreen):
             self._show_empty("nothing to show")
 
     def _set_pager(self, text: str) -> None:
-        self.query_one("#transcripts-pager", Label).update(text)
+        self.query_one("#transcripts-pager", Label).update(g(text))
 
     def _highlighted_id(self) -> str | None:
         table = self.query_one("#transcripts", DataTable)
@@ -263,7 +267,7 @@ class TranscriptsScreen(EngineScreen):
         strip = self.query_one("#attempts", DataTable)
         strip.clear(columns=True)
         numbers = [a.n for a in t.attempt_records]
-        cells = [Text(f" {a.n} {a.tier} {'✓' if a.passed else '✗'} ") for a in t.attempt_records]
+        cells = [Text(g(f" {a.n} {a.tier} {'✓' if a.passed else '✗'} ")) for a in t.attempt_records]
         for a, cell in zip(t.attempt_records, cells):
             # A fixed width: auto-sized columns came out a cell wider now and then.
             strip.add_column(f"attempt {a.n}", key=str(a.n), width=cell.cell_len)
@@ -341,7 +345,7 @@ class TranscriptsScreen(EngineScreen):
                  f"{a.input_tokens}→{a.output_tokens} tokens", money(a.cost_usd)]
         if self.timings:
             facts.append(duration_text(a.duration_ms))
-        text = Text("✓ passed" if a.passed else "✗ failed", style="bold green" if a.passed else "bold red")
+        text = Text(g("✓ passed" if a.passed else "✗ failed"), style="bold green" if a.passed else "bold red")
         text.append("\n" + " · ".join(facts) + "\n\n", style="dim")
         if a.test_results:
             text.append_text(checks_text(a.test_results))
@@ -370,6 +374,9 @@ class TranscriptsScreen(EngineScreen):
         self.query_one("#attempts", DataTable).focus()
 
     def action_back(self) -> None:
+        if self.maximized is not None:
+            self.minimize()
+            return
         table = self.query_one("#transcripts", DataTable)
         if self.focused is not table:
             table.focus()

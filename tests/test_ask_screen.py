@@ -168,10 +168,11 @@ async def test_cancel_stops_after_the_attempt_under_way(engine):
             await fill(pilot, screen, ADD_TASK, ADD_SPEC)
             await pilot.press("ctrl+r")
             await wait_until(pilot, lambda: called.is_set() and any(
-                line.endswith("… running") for line in screen.progress_lines()))
+                "… running" in line for line in screen.progress_lines()))
             assert str(screen.query_one("#run-button").label) == "Cancel"
             await pilot.press("escape")  # focus is in the task field: the binding still cancels
-            assert screen.progress_lines()[-1] == "cancelling… (a local model stops at once, a remote call at its reply)"
+            assert screen.progress_lines()[-1].startswith(
+                "cancelling… (a local model stops at once, a remote call at its reply)")
             release.set()
             await wait_until(pilot, lambda: screen.query_one("#result").has_class("-cancelled"))
             lines = screen.progress_lines()
@@ -351,3 +352,34 @@ async def test_a_reuse_is_shown_at_once_and_its_confirmation_follows(engine):
         await wait_until(pilot, lambda: screen.query_one("#result").has_class("-reused"))
         await wait_until(pilot, lambda: "confirmation weak (67% of mutants killed)" in result_text(screen))
         assert result_text(screen).startswith("✓ reused add")
+
+
+async def test_a_waiting_attempt_shows_a_spinner_and_its_seconds_and_idle_has_no_timer(engine, monkeypatch):
+    import re
+
+    release, called = threading.Event(), threading.Event()
+
+    def slow_right(messages, temperature, model):
+        called.set()
+        release.wait(20)
+        return ADD_CODE
+
+    monkeypatch.setenv("DSE_GLYPHS", "ascii")  # the Linux console: an ASCII spinner
+    screen = AskScreen(ladder=ladder("fast"), providers={"fast": ScriptedProvider(slow_right)})
+    app = DSEApp(engine=engine, import_starter=False)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await open_ask(pilot, screen)
+            assert screen._ticker is None  # nothing redraws while nothing runs
+            await fill(pilot, screen, ADD_TASK, ADD_SPEC)
+            await pilot.press("ctrl+r")
+            waiting = re.compile(r"attempt 1: .* \.\.\. running [|/\\-] (\d+) s$")
+            await wait_until(pilot, lambda: called.is_set() and any(waiting.search(x) for x in screen.progress_lines()))
+            await wait_until(pilot, lambda: any(int(m.group(1)) >= 1 for x in screen.progress_lines()
+                                                if (m := waiting.search(x))), timeout=10)
+            release.set()
+            await wait_until(pilot, lambda: not screen.running)
+            assert screen._ticker is None
+            assert any(x.startswith("attempt 1: fast (fast-model) T=0.2 ok passed") for x in screen.progress_lines())
+    finally:
+        release.set()

@@ -266,3 +266,72 @@ async def test_a_search_that_nothing_fits_says_so(library_engine):
         await search(pilot, "order a list of numbers")
         await wait_until(pilot, lambda: "close by meaning" in pager(app))
         assert names(app)[0] == "sort_list"
+
+
+async def test_moving_to_another_artifact_clears_the_last_run(library_engine):
+    app = DSEApp(engine=library_engine, import_starter=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await opened(pilot)
+        await search(pilot, "order a list of numbers")
+        await pilot.press("escape", "r", *json.dumps({"items": [2, 1]}), "enter")
+        result = app.screen.query_one("#run-result", Static)
+        await wait_until(pilot, lambda: str(result.content).startswith("✓"))
+        await pilot.press("escape", "down")
+        await wait_until(pilot, lambda: str(result.content) == "")
+        assert app.screen.query_one("#run-args", Input).value == ""
+        # filtering to nothing leaves no result of an artifact that is not listed
+        await search(pilot, "sort")
+        await pilot.press("escape", "r", *json.dumps({"items": [2, 1]}), "enter")
+        await wait_until(pilot, lambda: str(result.content) != "")
+        app.screen.query_one("#tags", Input).value = "no-such-tag-anywhere"
+        await wait_until(pilot, lambda: not names(app))
+        await wait_until(pilot, lambda: str(result.content) == "")
+
+
+async def test_zoom_fills_the_screen_with_the_detail_and_esc_restores_it(library_engine):
+    app = DSEApp(engine=library_engine, import_starter=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await opened(pilot)
+        detail = app.screen.query_one(ArtifactDetail)
+        small = detail.size.height
+        await pilot.press("z")
+        await wait_until(pilot, lambda: app.screen.maximized is detail)
+        await pilot.pause()
+        assert detail.size.height > small and detail.size.width >= 78 and app.focused is detail
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: app.screen.maximized is None)
+        await pilot.press("f5")
+        await wait_until(pilot, lambda: app.screen.maximized is detail)
+        await pilot.press("f5")
+        await wait_until(pilot, lambda: app.screen.maximized is None)
+
+
+async def test_copy_sends_the_code_to_the_clipboard_and_save_never_overwrites(library_engine, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "sort_list.py").write_text("# mine, not DSE's\n")
+    app = DSEApp(engine=library_engine, import_starter=False)
+    copied: list[str] = []
+    monkeypatch.setattr(app, "copy_to_clipboard", copied.append)
+    async with app.run_test(size=SIZE) as pilot:
+        await opened(pilot)
+        await search(pilot, "order a list of numbers")
+        await pilot.press("escape")
+        stored = library_engine.resolve("sort_list").content
+        await pilot.press("c")
+        await wait_until(pilot, lambda: copied == [stored])
+        await pilot.press("w")
+        await wait_until(pilot, lambda: (tmp_path / "sort_list-2.py").exists())
+    assert (tmp_path / "sort_list.py").read_text() == "# mine, not DSE's\n"
+    assert (tmp_path / "sort_list-2.py").read_text() == stored if stored.endswith("\n") else stored + "\n"
+
+
+def test_saved_code_is_named_from_safe_characters_only(tmp_path):
+    from dse_tui.engine.library.files import save_code
+    from dse_tui.store.records import Artifact, ArtifactType
+
+    odd = Artifact(id="x" * 32, name="../../etc/passwd", type=ArtifactType.FUNCTION, description="d",
+                   content="def f():\n    return 1", spec="", test_results={}, quality_score=1.0)
+    path = save_code(odd, tmp_path)
+    assert path.parent == tmp_path and path.name == "etc_passwd.py"
+    assert path.read_text() == "def f():\n    return 1\n"
+    assert save_code(odd, tmp_path).name == "etc_passwd-2.py"

@@ -16,6 +16,7 @@ from textual.widgets import Static
 
 from dse_tui.engine.display import merit_text, split_text, strength_text, survivor_lines, visible
 from dse_tui.engine.specs.strength import STRONG_AT
+from dse_tui.screens.widgets.glyphs import g
 
 if TYPE_CHECKING:
     from rich.syntax import Syntax
@@ -59,7 +60,7 @@ def checks_text(results: dict[str, Any]) -> Text:
     text = Text()
     for check in results.get("checks", []):
         ok = check.get("passed")
-        text.append("✓ " if ok else "✗ ", style="green" if ok else "bold red")
+        text.append(g("✓ " if ok else "✗ "), style="green" if ok else "bold red")
         text.append(visible(check.get("name", "?"), one_line=True))
         if check.get("probe"):
             text.append(" (edge case)", style="dim")
@@ -88,7 +89,7 @@ def history_text(artifact: Artifact, lineage: Iterable[Artifact], metrics: Itera
     versions = list(lineage)
     text = Text()
     if len(versions) > 1:
-        chain = " → ".join(visible(a.name, one_line=True) + f" v{a.version}" + (" (this)" if a.id == artifact.id else "")
+        chain = g(" → ").join(visible(a.name, one_line=True) + f" v{a.version}" + (" (this)" if a.id == artifact.id else "")
                            for a in versions)
         text.append(f"lineage: {chain}\n")
     else:

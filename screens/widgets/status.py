@@ -7,6 +7,7 @@ from textual.containers import Vertical
 from textual.widgets import Static
 
 from dse_tui.screens.widgets.host import ShellStatus
+from dse_tui.screens.widgets.glyphs import g
 
 
 class StatusLine(Vertical):
@@ -36,7 +37,7 @@ class StatusLine(Vertical):
             parts.append(f"sandbox: {status.sandbox}")
         if status.message:
             parts.append(status.message)
-        self.query_one("#status-main", Static).update("  │  ".join(parts))
+        self.query_one("#status-main", Static).update(g("  │  ".join(parts)))
         warning = self.query_one("#status-warning", Static)
-        warning.update(f"⚠ {status.warning}" if status.warning else "")
+        warning.update(g(f"⚠ {status.warning}") if status.warning else "")
         warning.display = bool(status.warning)
