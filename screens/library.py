@@ -60,8 +60,12 @@ class LibraryScreen(EngineScreen):
     ZOOM_PANES = ("#detail",)
 
     BINDINGS = [
-        Binding("slash", "focus_search", "Search", id="library.search", tooltip="Search by meaning (type a description)"),
-        Binding("r", "focus_run", "Run", id="library.run", tooltip="Type JSON keyword arguments and run the highlighted artifact"),
+        # priority: these move the focus before the keys typed next are handed out, so "/order"
+        # typed fast lands whole in the search box (check_action leaves them to a focused field)
+        Binding("slash", "focus_search", "Search", id="library.search", tooltip="Search by meaning (type a description)",
+                priority=True),
+        Binding("r", "focus_run", "Run", id="library.run", tooltip="Type JSON keyword arguments and run the highlighted artifact",
+                priority=True),
         Binding("left_square_bracket", "page(-1)", "Prev", id="library.prev_page", tooltip="Previous page of rows",
                 group=Binding.Group("Page")),
         Binding("right_square_bracket", "page(1)", "Next", id="library.next_page", tooltip="Next page of rows",
@@ -392,17 +396,23 @@ class LibraryScreen(EngineScreen):
 
     # -- actions -----------------------------------------------------------------------------------
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("focus_search", "focus_run") and isinstance(self.focused, Input):
+            return False  # the key is a character typed into the field
+        return True
+
+    # Focus moves at once (set_focus), not after the queued events as Widget.focus() does.
     def action_focus_search(self) -> None:
-        self.query_one("#search", Input).focus()
+        self.set_focus(self.query_one("#search", Input))
 
     def action_focus_run(self) -> None:
-        self.query_one("#run-args", Input).focus()
+        self.set_focus(self.query_one("#run-args", Input))
 
     def action_focus_table(self) -> None:
-        self.query_one("#artifacts", DataTable).focus()
+        self.set_focus(self.query_one("#artifacts", DataTable))
 
     def action_focus_detail(self) -> None:
-        self.query_one(ArtifactDetail).focus()
+        self.set_focus(self.query_one(ArtifactDetail))
 
     def action_copy_code(self) -> None:
         artifact = self.selected

@@ -371,7 +371,7 @@ class TranscriptsScreen(EngineScreen):
             self.reload()
 
     def action_focus_attempts(self) -> None:
-        self.query_one("#attempts", DataTable).focus()
+        self.set_focus(self.query_one("#attempts", DataTable))  # at once: keys typed next go there
 
     def action_back(self) -> None:
         if self.maximized is not None:

@@ -145,6 +145,9 @@ class Embedder:
             self._tokenizer = load_tokenizer(model_dir, Tokenizer)
             options = ort.SessionOptions()
             options.log_severity_level = 3  # warnings about the int8 graph are not the user's concern
+            # no memory arena: it keeps the peak of the largest batch for the process's life
+            # (measured: +600 MB RSS after one 64-text batch with it, +164 MB without; same speed)
+            options.enable_cpu_mem_arena = False
             options.graph_optimization_level = (
                 ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
                 if self.optimize
