@@ -39,6 +39,7 @@ from dse_tui.screens.widgets.host import PaletteCommand
 from dse_tui.screens.widgets.status import StatusLine
 
 if TYPE_CHECKING:
+    from dse_tui.engine.facade import Engine
     from dse_tui.engine.generation.ask import AskResult
     from dse_tui.engine.generation.providers import Ladder, Provider, TierConfig
 
@@ -68,14 +69,15 @@ class AskScreen(EngineScreen):
     CSS_PATH = "ask.tcss"
 
     BINDINGS = [
-        # priority: they work while typing in the task, budget or spec fields, which do not use these keys
-        Binding("ctrl+r", "run", "Run", id="ask.run", tooltip="Reuse a tested artifact or generate one for this task",
-                priority=True),
+        # Not priority: no field here uses these keys, so they reach the screen from any of them,
+        # after the keys typed before them (a priority ctrl+r ran before a fast-typed task had
+        # reached its field, seen in tmux). Escape is priority: the spec editor takes it otherwise.
+        Binding("ctrl+r", "run", "Run", id="ask.run", tooltip="Reuse a tested artifact or generate one for this task"),
         Binding("escape", "cancel", "Cancel", id="ask.cancel",
                 tooltip="Stop the ask: the embedded model stops mid-reply, a remote call at its reply; no new attempt starts", priority=True),
         Binding("ctrl+t", "open_transcript", "Transcript", id="ask.transcript",
-                tooltip="Open the last ask's transcript: prompts, replies, failures, code diffs", priority=True),
-        Binding("f5", "toggle_zoom", "Zoom", id="ask.zoom", show=False, priority=True,
+                tooltip="Open the last ask's transcript: prompts, replies, failures, code diffs"),
+        Binding("f5", "toggle_zoom", "Zoom", id="ask.zoom", show=False,
                 tooltip="Fill the screen with the result and code (or the spec, when editing it); again to go back"),
     ]
     ZOOM_PANES = ("#output", "#spec-pane")
@@ -113,6 +115,8 @@ class AskScreen(EngineScreen):
         self._cancel: threading.Event | None = None
         self._attempts: dict[int, Any] = {}  # n -> AttemptStarted, to finish its line
         self._rows: dict[str, ProgressLine] = {}  # the log's rows by key, in order
+        self._ladder_ready = False  # the ladder's providers are made (they may be injected earlier)
+        self._run_when_ready = False  # ctrl+r came before the engine or the ladder: run once both are here
         self._live: dict[str, tuple[str, float]] = {}  # rows still waiting: their text and start time
         self._ticker: Timer | None = None  # redraws the waiting rows; runs only while an ask does
         self._tick = 0
@@ -155,6 +159,11 @@ class AskScreen(EngineScreen):
         self._load_ladder()
         self.query_one("#task", Input).focus()
 
+    def engine_ready(self, engine: Engine) -> None:
+        super().engine_ready(engine)
+        if self._run_when_ready and self._ladder_ready:
+            self.call_later(self.action_run)
+
     # -- the ladder: tiers for the Select, and which of them can answer now -------------------
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="ask-ladder", name="load the model ladder")
@@ -174,6 +183,9 @@ class AskScreen(EngineScreen):
 
     def on_ask_screen_ladder_loaded(self, message: LadderLoaded) -> None:
         self.ladder, self.providers = message.ladder, message.providers
+        self._ladder_ready = True
+        if self._run_when_ready and self.engine is not None:
+            self.call_later(self.action_run)
         options = [("no limit", "")] + [(tier.name if ok else f"{tier.name} (unavailable)", tier.name)
                                         for tier, ok, _ in message.availability]
         select = self.query_one("#max-tier", Select)
@@ -203,9 +215,12 @@ class AskScreen(EngineScreen):
             self.notify("Describe the task first.", title="Ask", severity="error")
             self.query_one("#task", Input).focus()
             return
-        if self.engine is None or self.ladder is None:
-            self.notify("The engine is still starting; try again in a moment.", title="Ask", severity="warning")
+        if self.engine is None or self.ladder is None or not self._ladder_ready:
+            # pressed while the engine or the ladder is still loading: run as soon as they are
+            self._run_when_ready = True
+            self._show_hint(["waiting for the engine and the model ladder; the ask starts as soon as they are ready…"])
             return
+        self._run_when_ready = False
         from dse_tui.engine.specs.spec import SpecError, parse_spec
 
         try:
