@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from rich.table import Table
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import VerticalScroll
+from textual.containers import Horizontal, VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Static
 
@@ -50,15 +49,18 @@ def key_display(screen: Screen, binding_id: str) -> str:
     return next((row.keys for row in [*own, *shared] if row.id == binding_id), "")
 
 
-def _table(rows: list[KeyRow], widths: tuple[int, int]) -> Table:
-    """A group of keys; every group gets the same column widths, so that they line up."""
-    table = Table.grid(padding=(0, 2))
-    table.add_column(no_wrap=True, style="bold", min_width=widths[0])
-    table.add_column(no_wrap=True, min_width=widths[1])
-    table.add_column()
+def _rows(rows: list[KeyRow], widths: tuple[int, int]) -> ComposeResult:
+    """A group of keys, one row each: key, name, and what it does wrapping in its own column;
+    every group gets the same column widths, so that they line up."""
     for row in rows:
-        table.add_row(row.keys, row.name, row.what)
-    return table
+        with Horizontal(classes="help-row"):
+            key = Static(row.keys, classes="help-key", markup=False)
+            key.styles.width = widths[0] + 2
+            yield key
+            name = Static(row.name, classes="help-name", markup=False)
+            name.styles.width = widths[1] + 2
+            yield name
+            yield Static(row.what, classes="help-what", markup=False)
 
 
 class HelpScreen(ModalScreen[None]):
@@ -80,10 +82,9 @@ class HelpScreen(ModalScreen[None]):
             yield Static(f"Keys: {self.title_text}", id="help-title")
             rows = [*self.own, *self.shared]
             widths = (max(len(r.keys) for r in rows), max(len(r.name) for r in rows))
-            if self.own:
-                yield Static(_table(self.own, widths), classes="help-keys")
+            yield from _rows(self.own, widths)
             yield Static("Everywhere", classes="help-heading")
-            yield Static(_table(self.shared, widths), classes="help-keys")
+            yield from _rows(self.shared, widths)
             yield Static("Ctrl+P opens the command palette: every command, with its key.  Esc, F1 or ? closes this.",
                          classes="help-hint")
 

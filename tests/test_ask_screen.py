@@ -293,8 +293,10 @@ def settle_status(app) -> None:
     app.status_signal.publish(ShellStatus("", "bwrap (strong isolation)", "", ready=True))
 
 
-def test_snapshot_after_a_scripted_run(engine, monkeypatch, snap_compare):
+@pytest.mark.parametrize("size, glyphs", [(SIZE, "unicode"), ((80, 24), "ascii")], ids=["100x30", "80x24-linux"])
+def test_snapshot_after_a_scripted_run(engine, monkeypatch, snap_compare, size, glyphs):
     fixed_ids(monkeypatch)
+    monkeypatch.setenv("DSE_GLYPHS", glyphs)  # 80x24 as on the Linux console: ASCII marks
     fast = ScriptedProvider([WRONG_ADD, RIGHT_ADD])
     screen = AskScreen(ladder=ladder("fast", "balanced"), providers={"fast": fast, "balanced": offline()},
                        timings=False)
@@ -309,7 +311,7 @@ def test_snapshot_after_a_scripted_run(engine, monkeypatch, snap_compare):
         await pilot.wait_for_scheduled_animations()
         await pilot.pause()
 
-    assert snap_compare(DSEApp(engine=engine, import_starter=False), terminal_size=SIZE, run_before=run_before)
+    assert snap_compare(DSEApp(engine=engine, import_starter=False), terminal_size=size, run_before=run_before)
 
 
 async def test_the_screen_stays_up_when_the_embedded_model_crashes(engine, tmp_path):

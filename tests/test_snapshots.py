@@ -86,3 +86,18 @@ def test_library_100x30(snap_compare, snapshot_home, embedder):
 def test_library_80x24_weak_sandbox(snap_compare, snapshot_home, embedder):
     app = make_app(snapshot_home, embedder, "weak")
     assert snap_compare(app, terminal_size=(80, 24), run_before=settled)
+
+
+def test_library_80x24_linux_console_with_help_open(snap_compare, snapshot_home, embedder, monkeypatch):
+    monkeypatch.setenv("DSE_GLYPHS", "ascii")
+    app = make_app(snapshot_home, embedder, "strong")
+
+    async def with_help(pilot) -> None:
+        from dse_tui.screens.help import HelpScreen
+
+        await settled(pilot)
+        await pilot.press("f1")
+        await wait_until(pilot, lambda: isinstance(pilot.app.screen, HelpScreen))
+        await pilot.pause(0.1)
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=with_help)

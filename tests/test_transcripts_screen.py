@@ -160,7 +160,9 @@ async def test_panes_stack_on_narrow_terminals(engine, size, stacked):
         assert all(pane.can_focus is not stacked for pane in screen.query(".pane"))
 
 
-def test_snapshot_of_an_escalated_ask(engine, monkeypatch, snap_compare):
+@pytest.mark.parametrize("size, glyphs", [(SIZE, "unicode"), ((80, 24), "ascii")], ids=["100x30", "80x24-linux"])
+def test_snapshot_of_an_escalated_ask(engine, monkeypatch, snap_compare, size, glyphs):
+    monkeypatch.setenv("DSE_GLYPHS", glyphs)
     fixed_ids(monkeypatch)
     fixed_clock(monkeypatch)
     two_asks(engine)
@@ -176,4 +178,4 @@ def test_snapshot_of_an_escalated_ask(engine, monkeypatch, snap_compare):
         await pilot.wait_for_scheduled_animations()
         await pilot.pause()
 
-    assert snap_compare(DSEApp(engine=engine, import_starter=False), terminal_size=SIZE, run_before=run_before)
+    assert snap_compare(DSEApp(engine=engine, import_starter=False), terminal_size=size, run_before=run_before)
