@@ -63,18 +63,23 @@ def start(home: Path, width: int = 80, height: int = 24) -> tuple[float, psutil.
 
 
 def tui_process(pane: psutil.Process, timeout: float = 10.0) -> psutil.Process:
-    """The `dse` Python process under the pane (tmux may start it through a shell)."""
+    """The TUI's own process: `dse` runs the app in a child of its terminal guard (both are
+    `python .../dse`), and tmux may start them through a shell."""
     end = time.perf_counter() + timeout
     while time.perf_counter() < end:
+        found = []
         for p in [pane, *pane.children(recursive=True)]:
             try:
                 cmd = p.cmdline()
             except psutil.Error:
                 continue
-            if any(part.endswith("/dse") or part == "dse" for part in cmd[:2]) and "python" in cmd[0]:
-                return p
+            if "python" in (cmd[0] if cmd else "") and any(part.endswith("/dse") or part == "dse" for part in cmd[1:2]):
+                found.append(p)
+        children = [p for p in found if p.ppid() in {q.pid for q in found}]
+        if children:
+            return children[0]
         time.sleep(0.01)
-    raise SystemExit("the dse process did not start under tmux")
+    raise SystemExit("the dse TUI process did not start under tmux")
 
 
 def jobs_settled(home: Path) -> bool:

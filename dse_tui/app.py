@@ -180,7 +180,7 @@ class DSEApp(App):
         if engine is None:
             from dse_tui.engine.facade import Engine
 
-            engine = Engine(self._home)
+            engine = Engine(self._home, embedder_process=True)  # the model's memory is not the app's
         step = "loading the embedder and the starter library…" if self._import_starter else "opening the store…"
         self.post_message(self.StatusChanged(ShellStatus(step, *self._sandbox_text(engine))))
         # post_message is thread-safe and never blocks the engine's thread (call_from_thread would).

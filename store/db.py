@@ -380,7 +380,9 @@ def _set_wal(conn: Any, mod: ModuleType) -> None:
             time.sleep(0.02)
 
 
-def connect(path: str | os.PathLike[str], *, migrations: Sequence[Migration] | None = MIGRATIONS) -> Any:
+def connect(
+    path: str | os.PathLike[str], *, migrations: Sequence[Migration] | None = MIGRATIONS, mmap_bytes: int = MMAP_BYTES
+) -> Any:
     """Open (and migrate) the store database. Autocommit mode: callers use explicit BEGIN/COMMIT."""
     mod = driver()
     path = os.fspath(path)
@@ -397,8 +399,10 @@ def connect(path: str | os.PathLike[str], *, migrations: Sequence[Migration] | N
     conn.execute("PRAGMA synchronous = NORMAL")
     conn.execute("PRAGMA foreign_keys = ON")
     # vec0 scans every bit-vector chunk per query: read them through mmap (shared OS page
-    # cache, no copies) instead of SQLite's 2 MB per-connection page cache.
-    conn.execute(f"PRAGMA mmap_size = {MMAP_BYTES}")
+    # cache, no copies) instead of SQLite's 2 MB per-connection page cache. A long-lived
+    # process searching its in-memory index passes 0: each page it ever touched would stay
+    # in its RSS (measured at 100k artifacts: +265 MB, for no speed).
+    conn.execute(f"PRAGMA mmap_size = {int(mmap_bytes)}")
     if migrations:
         migrate(conn, migrations)
     return conn
@@ -415,8 +419,15 @@ class Database:
     `read()` there reads through it, so repositories compose into one unit of work:
     `with db.write(): artifacts.insert(...); vectors.put(...)` commits both or neither."""
 
-    def __init__(self, path: str | os.PathLike[str], *, migrations: Sequence[Migration] | None = MIGRATIONS) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        migrations: Sequence[Migration] | None = MIGRATIONS,
+        mmap_bytes: int = MMAP_BYTES,
+    ) -> None:
         self.path = os.fspath(path)
+        self.mmap_bytes = mmap_bytes
         self._idle: list[Any] = []
         self._count = 0
         self._pool_lock = threading.Lock()
@@ -428,7 +439,7 @@ class Database:
 
     def _connect(self, migrations: Sequence[Migration] | None) -> Any:
         with self.translated():
-            conn = connect(self.path, migrations=migrations)
+            conn = connect(self.path, migrations=migrations, mmap_bytes=self.mmap_bytes)
         with self._pool_lock:
             self._count += 1
         return conn

@@ -13,6 +13,7 @@ embedded by is the engine's business.
 from __future__ import annotations
 
 import builtins
+import ctypes
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -82,6 +83,15 @@ class Resident:
     codes: np.ndarray
     scale: np.ndarray
     types: np.ndarray
+
+
+def release_freed_memory() -> None:
+    """Hand freed heap pages back to the OS (glibc's malloc_trim; elsewhere nothing): a big
+    read frees many small blocks that would otherwise stay in the RSS."""
+    try:
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 def quantize(v: np.ndarray) -> bytes:
@@ -322,35 +332,37 @@ class VectorIndex:
         return [int(s) for s in resident.seqs[top]], [int(s) for s in resident.seqs[best]]
 
     def _load_resident(self, conn: Any, generation: str, dim: int) -> Resident:
+        """Read every vector once into the final arrays, a small chunk at a time: the float
+        rows pass through and only the bits and codes stay (a load that collected chunks
+        first left ~130 MB in the RSS at 100k vectors for a 43 MB index)."""
         words = -(-dim // 64)
-        seqs: list[int] = []
-        types: list[str] = []
-        bits: list[np.ndarray] = []
-        codes: list[np.ndarray] = []
-        scales: list[np.ndarray] = []
+        n = conn.execute(f"SELECT count(*) FROM {self.view.table} WHERE dim = ?", (dim,)).fetchone()[0]
+        seqs = np.empty(n, dtype=np.int64)
+        types = np.empty(n, dtype=object)
+        bits = np.zeros((words, n), dtype=np.uint64)
+        codes = np.empty((n, dim), dtype=np.int8)
+        scales = np.empty(n, dtype=np.float32)
         cur = conn.execute(
             f"SELECT v.seq, v.embedding, a.type FROM {self.view.table} v JOIN artifacts a ON a.seq = v.seq "
             "WHERE v.dim = ?",
             (dim,),
         )
-        while rows := cur.fetchmany(8192):
-            mat = np.frombuffer(b"".join(r[1] for r in rows), dtype="<f4").reshape(len(rows), dim)
+        i = 0
+        while (rows := cur.fetchmany(1024)) and i < n:
+            rows = rows[: n - i]
+            m = len(rows)
+            mat = np.frombuffer(b"".join(r[1] for r in rows), dtype="<f4").reshape(m, dim)
             packed = np.packbits(mat > 0, axis=1, bitorder="little")
             packed = np.pad(packed, ((0, 0), (0, words * 8 - packed.shape[1])))
-            bits.append(np.ascontiguousarray(packed).view(np.uint64))
+            bits[:, i : i + m] = np.ascontiguousarray(packed).view(np.uint64).T
             scale = 127.0 / np.maximum(np.abs(mat).max(axis=1), 1e-12)
-            codes.append(np.rint(mat * scale[:, None]).astype(np.int8))
-            scales.append(scale.astype(np.float32))
-            seqs.extend(r[0] for r in rows)
-            types.extend(r[2] for r in rows)
-        return Resident(
-            generation,
-            np.asarray(seqs, dtype=np.int64),
-            np.ascontiguousarray(np.concatenate(bits).T) if bits else np.zeros((words, 0), dtype=np.uint64),
-            np.concatenate(codes) if codes else np.zeros((0, dim), dtype=np.int8),
-            np.concatenate(scales) if scales else np.zeros(0, dtype=np.float32),
-            np.asarray(types, dtype=object),
-        )
+            codes[i : i + m] = np.rint(mat * scale[:, None]).astype(np.int8)
+            scales[i : i + m] = scale
+            seqs[i : i + m] = [r[0] for r in rows]
+            types[i : i + m] = [r[2] for r in rows]
+            i += m
+        release_freed_memory()
+        return Resident(generation, seqs[:i], np.ascontiguousarray(bits[:, :i]), codes[:i], scales[:i], types[:i])
 
     def cosines(self, vector: np.ndarray, seqs: Sequence[int]) -> dict[int, float]:
         """The exact cosine of each of `seqs` that has a vector in this view."""

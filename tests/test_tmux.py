@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -187,5 +188,40 @@ def test_a_newcomer_at_80x24_on_the_linux_console(starter_home, tmp_path, slow_m
         assert not answered.is_set()
         release.set()
         term.wait_for("cancelled", timeout=60)
+    finally:
+        term.close()
+
+
+@pytest.mark.parametrize("how", ["hangup", "sigterm"])
+def test_closing_the_terminal_leaves_no_process_behind(starter_home, tmp_path, how):
+    """The TUI's workers (the embedder's process, the warm sandbox) end with it: a dropped SSH
+    session (the terminal hangs up) or a `kill`."""
+    import psutil
+
+    env = {"TERM": "linux", "DSE_HOME": str(starter_home), "HOME": str(tmp_path),
+           "PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+    term = Terminal(f"leftovers-{how}")
+    term.start([sys.executable, "-m", "dse_tui"], env)
+    try:
+        term.wait_for("rows 1", timeout=60)
+        term.keys("/")
+        term.type("order a list of numbers")
+        term.keys("Enter")
+        term.wait_for("close by meaning")
+        pane = psutil.Process(int(term.tmux("display", "-p", "-t", term.name, "#{pane_pid}").strip()))
+        family = [pane, *pane.children(recursive=True)]
+        commands = [" ".join(p.cmdline()) for p in family]
+        assert any("embedder_worker" in c for c in commands), commands  # the model is not in the TUI
+        # the embedder leads its own process group: only DSE itself can end it
+        if how == "hangup":
+            term.tmux("kill-session", "-t", term.name)
+        else:
+            pane.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 15
+        alive = family
+        while alive and time.monotonic() < deadline:
+            alive = [p for p in family if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+            time.sleep(0.05)
+        assert not alive, [" ".join(p.cmdline()) for p in alive]
     finally:
         term.close()

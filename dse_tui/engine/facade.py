@@ -44,6 +44,7 @@ from dse_tui.store import (
     WordIndex,
 )
 from dse_tui.store.confirmations import ConfirmationRepository, spec_hash
+from dse_tui.store.db import MMAP_BYTES
 from dse_tui.store.vectors import VIEWS
 
 
@@ -57,13 +58,19 @@ class Engine:
         sandbox: Sandbox | None = None,
         embedder: Any | None = None,
         one_shot: bool = False,
+        embedder_process: bool = False,
     ) -> None:
         """`one_shot`: a command that embeds a query or two and exits (the CLI): the embedder
-        opens its model unoptimised, which is ~10x faster to open."""
+        opens its model unoptimised, which is ~10x faster to open.
+        `embedder_process`: run the embedder in a worker process (the TUI: its ~160 MB and
+        onnxruntime's native code stay out of the app's process)."""
+        self.embedder_process = embedder_process
         self.home = paths.resolve_home(home)
         self.one_shot = one_shot
         self.events = EventBus()
-        self.db = Database(paths.store_path(self.home))  # one connection manager for every repository
+        # one connection manager for every repository; a long-lived engine searches in memory
+        # and reads SQLite without mmap (see store.db.connect)
+        self.db = Database(paths.store_path(self.home), mmap_bytes=MMAP_BYTES if one_shot else 0)
         self.artifacts = ArtifactRepository(self.db)
         # a process that searches many times keeps the binary indexes in memory (store/vectors.py)
         self.indexes = {view: VectorIndex(self.db, view, resident=not one_shot) for view in VIEWS}
@@ -124,9 +131,14 @@ class Engine:
         """The embedder (loaded on first embed); it never touches the store."""
         with self._embedder_lock:
             if self._embedder is None:
-                from dse_tui.engine.library.embedder import get_embedder
+                if self.embedder_process:
+                    from dse_tui.engine.library.embedder_process import EmbedderProcess
 
-                self._embedder = get_embedder(paths.cache_dir(self.home), optimize=not self.one_shot)
+                    self._embedder = EmbedderProcess(paths.cache_dir(self.home), optimize=not self.one_shot)
+                else:
+                    from dse_tui.engine.library.embedder import get_embedder
+
+                    self._embedder = get_embedder(paths.cache_dir(self.home), optimize=not self.one_shot)
             return self._embedder
 
     def embed(self, text: str) -> Any:
@@ -151,6 +163,8 @@ class Engine:
         self._index_ready = True
 
     def close(self) -> None:
+        if self.embedder_process and self._embedder is not None:
+            self._embedder.close()
         self.db.close()
 
     # -- storing -----------------------------------------------------------------------

@@ -21,8 +21,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from dse_tui.engine import shutdown
-
-from .embedded_worker import MAX_FRAME, encode_frame
+from dse_tui.engine.ipc import MAX_FRAME, encode_frame
 
 POLL_S = 0.05  # how often a running request looks at its cancel event
 LOAD_TIMEOUT_S = 120.0

@@ -15,39 +15,19 @@ Requests: {"op": "load", "path", "n_ctx", "n_threads"} -> {"event": "loaded", "m
 
 from __future__ import annotations
 
-import json
 import os
 import queue
 import re
-import struct
 import sys
 import threading
 import time
 from typing import Any
 
-MAX_FRAME = 64 * 2**20
+from dse_tui.engine.ipc import encode_frame, read_frame
+
 # a fenced python block that defines something and has been closed: a small model keeps
 # talking after its code, and the rest is prose
 CLOSED_BLOCK = re.compile(r"```(?:python3?|py)?[ \t]*\n(?=.*\bdef )(?:.*?)\n[ \t]*```", re.DOTALL)
-
-
-def read_frame(stream) -> dict | None:
-    """One frame from a binary stream; None at end of stream."""
-    head = stream.read(4)
-    if len(head) < 4:
-        return None
-    (size,) = struct.unpack(">I", head)
-    if size > MAX_FRAME:
-        raise ValueError(f"frame of {size} bytes is over the {MAX_FRAME} byte limit")
-    body = stream.read(size)
-    if len(body) < size:
-        return None
-    return json.loads(body.decode("utf-8"))
-
-
-def encode_frame(message: dict) -> bytes:
-    body = json.dumps(message, ensure_ascii=False).encode("utf-8", "surrogatepass")
-    return struct.pack(">I", len(body)) + body
 
 
 class Worker:
