@@ -167,6 +167,18 @@ def _table(*headers: str, title: str | None = None):
     return Table(*headers, title=title, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
 
 
+def _hanging(console, label: str, text: str, *, width: int = 9, markup: bool = True) -> None:
+    """`label` then `text`, whose wrapped lines stay under its first (a hanging indent)."""
+    from rich.table import Table
+    from rich.text import Text
+
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(no_wrap=True, min_width=width)
+    grid.add_column()
+    grid.add_row(Text(label), Text.from_markup(text) if markup else Text(text))
+    console.print(grid)
+
+
 def _print_listing(console, table, keys: tuple[str, ...] = ("name", "id")) -> None:
     """Every column but the last (names, ids and short figures a user may paste back) is
     never wrapped or cut; on a terminal the last one (a description: `show` has it whole)
@@ -457,27 +469,25 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         return EXIT_OK
     console = _console()
     sb = report["sandbox"]
-    console.print(f"sandbox   {sb.get('description') or sb.get('selected')}", markup=False)
+    _hanging(console, "sandbox", sb.get("description") or sb.get("selected") or "", markup=False)
     if sb.get("warning"):
-        console.print(f"[bold red]WARNING[/] {_e(sb['warning'])}")
+        _hanging(console, "", f"[bold red]WARNING[/] {_e(sb['warning'])}")
     em = report["embedder"]
-    console.print(f"embedder  {em.get('name', em.get('error'))} ({em.get('dim', '?')} dims)", markup=False)
+    _hanging(console, "embedder", f"{em.get('name', em.get('error'))} ({em.get('dim', '?')} dims)", markup=False)
     st = report["store"]
     if st["ok"]:
-        console.print(
-            f"store     {st['path']} — {st.get('count', '?')} artifacts, {st.get('size_bytes', 0) / 1e6:.1f} MB",
-            markup=False,
-        )
+        size = st.get("size_bytes", 0) / 1e6
+        _hanging(console, "store", f"{st['path']} — {st.get('count', '?')} artifacts, {size:.1f} MB", markup=False)
     else:
-        console.print(f"store     [red]{_e(st['error'])}[/]")
+        _hanging(console, "store", f"[red]{_e(st['error'])}[/]")
     for tier in report["llm"].get("tiers", []):
         state = ("[green]available[/]" if tier["available"] else "[yellow]unavailable[/]") + f": {_e(tier['reason'])}"
-        console.print(f"llm tier  {_e(tier['name']):<11} {_e(tier['provider'])}/{_e(tier['model'])} — {state}")
+        _hanging(console, "llm tier", f"{_e(tier['name']):<11} {_e(tier['provider'])}/{_e(tier['model'])} — {state}")
     if report["llm"].get("error"):
-        console.print(f"llm       {_v(report['llm']['error'])}", markup=False)
+        _hanging(console, "llm", _v(report["llm"]["error"]), markup=False)
     llama = report["llama_cpp"]
     built = " ".join(llama["features"]) or "baseline" if llama["built_by_install"] else llama["note"]
-    console.print(f"llama.cpp {built}", markup=False)
+    _hanging(console, "llama.cpp", built, markup=False)
     return EXIT_OK
 
 
@@ -646,9 +656,8 @@ def cmd_models(args: argparse.Namespace) -> int:
         for t in section["tiers"]:
             price = f"${t['price_in_per_mtok']:g}/${t['price_out_per_mtok']:g} per MTok in/out"
             state = ("[green]available[/]" if t["available"] else "[yellow]unavailable[/]") + f": {_e(t['reason'])}"
-            console.print(
-                f"[bold]{_e(t['name']):<11}[/] {_e(t['provider'])}/{_e(t['model'])}  {price}\n            {state}"
-            )
+            _hanging(console, f"{t['name']}", f"{_e(t['provider'])}/{_e(t['model'])}  {price}", width=11)
+            _hanging(console, "", state, width=11)
         if section.get("daily_budget_usd") is not None:
             console.print(
                 f"daily budget ${section['daily_budget_usd']:g}, spent today ${section.get('spent_today_usd', 0):.4f}"

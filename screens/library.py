@@ -189,7 +189,7 @@ class LibraryScreen(EngineScreen):
         self._view = (self.query_text, repr(filters), self.order, self.page_offset)
         if self.query_text:
             self._set_pager(f"searching “{self.query_text}”…")
-            self._search(self._request, self.query_text, filters)
+            self._search(self._request, self.query_text, filters, self.page_offset)
         else:
             self._load_page(self._request, self.page_offset, self.order, filters)
 
@@ -216,12 +216,15 @@ class LibraryScreen(EngineScreen):
             self.post_message(self.RowsLoaded(request, rows, total, offset, None))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="library-rows", name="search")
-    def _search(self, request: int, query: str, filters: dict[str, Any]) -> None:
+    def _search(self, request: int, query: str, filters: dict[str, Any], offset: int = 0) -> None:
+        """One page of the ranking: the first offset + a page + 1 matches are ranked, so that
+        the next page is known to exist (search results page like the list)."""
         assert self.engine is not None
-        matches = self.engine.find_similar(query, limit=self.PAGE_SIZE, **filters)
+        matches = self.engine.find_similar(query, limit=offset + self.PAGE_SIZE + 1, **filters)
         if not get_current_worker().is_cancelled:
-            similarity = {m.artifact.id: m.similarity for m in matches}
-            self.post_message(self.RowsLoaded(request, [m.artifact for m in matches], len(matches), 0, similarity,
+            page = matches[offset : offset + self.PAGE_SIZE]
+            similarity = {m.artifact.id: m.similarity for m in page}
+            self.post_message(self.RowsLoaded(request, [m.artifact for m in page], len(matches), offset, similarity,
                                               self.engine.find_floor()))
 
     def on_library_screen_rows_loaded(self, message: RowsLoaded) -> None:
@@ -248,12 +251,17 @@ class LibraryScreen(EngineScreen):
         if message.similarity is not None:
             found = len(message.artifacts)
             fits = sum(s >= (message.floor or 0.0) for s in message.similarity.values())
+            more = self.row_total > self.page_offset + found
+            where = (f" · results {self.page_offset + 1}–{self.page_offset + found}" if self.page_offset or more else "")
+            where += " · ] for more" if more else ""
             if fits:
                 self._set_pager(f"{fits} close by meaning for “{self.query_text}”"
-                                + (" · the rest are not close" if found > fits else ""))
+                                + (" · the rest are not close" if found > fits else "") + where)
+            elif self.page_offset:
+                self._set_pager(f"no more close matches for “{self.query_text}”" + where)
             else:
                 self._set_pager(f"nothing in the library fits: no close match for “{self.query_text}”"
-                                + (" · the nearest are listed" if found else ""))
+                                + (" · the nearest are listed" if found else "") + where)
         elif self.row_total:
             last = self.page_offset + len(message.artifacts)
             self._set_pager(f"rows {self.page_offset + 1}–{last} of {self.row_total} · by {self.order}")
@@ -439,9 +447,6 @@ class LibraryScreen(EngineScreen):
         self.notify(f"{artifact.name} written to {path}", title="Saved")
 
     def action_page(self, step: int) -> None:
-        if self.query_text:
-            self.notify("Search results are not paged; clear the search to browse pages.")
-            return
         offset = self.page_offset + step * self.PAGE_SIZE
         if 0 <= offset < self.row_total:
             self.page_offset = offset

@@ -335,3 +335,20 @@ def test_saved_code_is_named_from_safe_characters_only(tmp_path):
     assert path.parent == tmp_path and path.name == "etc_passwd.py"
     assert path.read_text() == "def f():\n    return 1\n"
     assert save_code(odd, tmp_path).name == "etc_passwd-2.py"
+
+
+async def test_search_results_page_like_the_list(library_engine, monkeypatch):
+    monkeypatch.setattr(LibraryScreen, "PAGE_SIZE", 5)
+    app = DSEApp(engine=library_engine, import_starter=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await opened(pilot)
+        await search(pilot, "numbers in a list")
+        await wait_until(pilot, lambda: "] for more" in pager(app))
+        first = names(app)
+        ranking = [m.artifact.name for m in library_engine.find_similar("numbers in a list", limit=11)]
+        assert first == ranking[:5]
+        await pilot.press("escape", "right_square_bracket")
+        await wait_until(pilot, lambda: "results 6–10" in pager(app))
+        assert names(app) == ranking[5:10] and not set(first) & set(names(app))
+        await pilot.press("left_square_bracket")
+        await wait_until(pilot, lambda: names(app) == first)
