@@ -28,6 +28,7 @@ from dse_tui.engine import shutdown
 from dse_tui.engine.events import JobFinished, JobProgress, Progress
 from dse_tui.screens.ask import AskScreen
 from dse_tui.screens.help import HelpScreen, key_display, key_rows
+from dse_tui.screens.widgets.glyphs import g
 from dse_tui.screens.library import LibraryScreen
 from dse_tui.screens.transcripts import TranscriptsScreen
 from dse_tui.screens.widgets.host import PaletteCommand, ShellStatus
@@ -267,6 +268,21 @@ class DSEApp(App):
             PaletteCommand("app: keys", "Show what every key of this screen does", self.action_toggle_help, "app.keys"),
             PaletteCommand("app: sandbox", "What isolates the code DSE runs", self.show_sandbox),
         ]
+
+    def action_command_palette(self) -> None:
+        super().action_command_palette()
+        self.call_after_refresh(self._palette_without_emoji)
+
+    def _palette_without_emoji(self) -> None:
+        """Textual's palette shows a magnifier emoji, which a console font may not have."""
+        from textual.command import SearchIcon
+
+        for icon in self.screen.query(SearchIcon):
+            icon.icon = g("›")
+
+    def switch_mode(self, mode: str) -> Any:
+        self.clear_notifications()  # a toast of one screen never covers another's content
+        return super().switch_mode(mode)
 
     def action_toggle_help(self) -> None:
         if isinstance(self.screen, HelpScreen):

@@ -240,6 +240,7 @@ class AskScreen(EngineScreen):
         self._start(task, spec, str(self.query_one("#max-tier", Select).value) or None, budget)
 
     def _start(self, task: str, spec: Any, max_tier: str | None, budget: float | None) -> None:
+        self.app.clear_notifications()  # an earlier toast must not sit over this ask's result
         self._cancel = threading.Event()
         self._attempts.clear()
         self.transcript_id = None

@@ -367,6 +367,7 @@ class LibraryScreen(EngineScreen):
             self.notify('Give a JSON object of keyword arguments, e.g. {"items": [3, 1, 2]}.', title="Run",
                         severity="error")
             return
+        self.app.clear_notifications()  # an earlier error toast must not sit over this result
         self.query_one("#run-result", Static).update(g(f"running {artifact.name}…"))
         self._run(artifact, inputs)
 

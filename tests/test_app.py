@@ -211,3 +211,22 @@ async def test_palette_commands_show_their_keys(library_engine):
         assert helps["library: next page"].endswith("(])")
         assert helps["app: keys"].endswith("(f1 ?)")
         assert helps["app: ask"].endswith("(f3)")
+
+
+async def test_no_emoji_in_the_palette_and_toasts_stay_with_their_screen(library_engine):
+    from textual.command import SearchIcon
+
+    app = DSEApp(engine=library_engine, import_starter=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await opened(pilot)
+        await pilot.press("ctrl+p")
+        await wait_until(pilot, lambda: isinstance(app.screen, CommandPalette))
+        await wait_until(pilot, lambda: all(i.icon == "›" for i in app.screen.query(SearchIcon)))
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: isinstance(app.screen, LibraryScreen))
+        app.notify("something about the Library", timeout=30)
+        await pilot.pause()
+        assert len(app._notifications) == 1
+        await pilot.press("f3")
+        await wait_until(pilot, lambda: app.current_mode == "ask")
+        assert len(app._notifications) == 0
