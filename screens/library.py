@@ -36,6 +36,9 @@ TYPE_CHOICES = [("any", ""), ("function", "FUNCTION"), ("workflow", "WORKFLOW"),
 STATE_CHOICES = [("any", ""), ("verified", "verified"), ("unverified", "unverified"), ("quarantined", "quarantined")]
 ORDERS = ["name", "quality", "usage", "recent"]
 DEBOUNCE_S = 0.3
+NAME_WIDTH = 26
+NAME_MIN = 14
+DESCRIPTION_MIN = 12
 
 
 def _split_tags(text: str) -> list[str]:
@@ -151,12 +154,7 @@ class LibraryScreen(EngineScreen):
         for field in self.query(Input):
             field.cursor_blink = False  # low-resource default: no blink timers
         table = self.query_one("#artifacts", DataTable)
-        # Fixed widths: the layout does not jump as pages change, and renders the same every time.
-        table.add_column("Name", key="name", width=26)
-        table.add_column("Q", key="quality", width=4)
-        table.add_column("Uses", key="uses", width=4)
-        table.add_column("Sim", key="similarity", width=4)
-        table.add_column("Description", key="description", width=80)
+        self._add_columns(table, NAME_WIDTH, DESCRIPTION_MIN)
         self._set_pager("starting the engine…")
         self.subscribe_to_engine()
         table.focus()
@@ -164,6 +162,33 @@ class LibraryScreen(EngineScreen):
     def resumed(self) -> None:
         if self.engine is not None:
             self.reload()
+
+    # Widths fixed per terminal size, not per page: the layout does not jump as pages change.
+    # The name gets up to NAME_WIDTH while the description keeps DESCRIPTION_MIN, which then
+    # takes what is left.
+    @staticmethod
+    def _add_columns(table: DataTable, name: int, description: int) -> None:
+        table.add_column("Name", key="name", width=name)
+        table.add_column("Q", key="quality", width=4)
+        table.add_column("Uses", key="uses", width=4)
+        table.add_column("Sim", key="similarity", width=4)
+        table.add_column("Description", key="description", width=description)
+
+    def narrowed(self, narrow: bool) -> None:
+        self.call_after_refresh(self._fit_columns)
+
+    def _fit_columns(self) -> None:
+        table = self.query_one("#artifacts", DataTable)
+        inner = table.scrollable_content_region.width - 2 * 5  # one cell of padding either side of each column
+        name = max(NAME_MIN, min(NAME_WIDTH, inner - 12 - DESCRIPTION_MIN))
+        description = max(DESCRIPTION_MIN, inner - name - 12)
+        columns = {str(key.value): column.width for key, column in table.columns.items()}
+        if columns.get("name") == name and columns.get("description") == description:
+            return
+        table.clear(columns=True)
+        self._add_columns(table, name, description)
+        self._shown_view = ()  # the rows come back at the top of the same view
+        self.reload()
 
     # -- engine link ------------------------------------------------------------------------
 
