@@ -79,6 +79,12 @@ class LibraryScreen(EngineScreen):
         Binding("escape", "focus_table", "Table", id="library.table", tooltip="Back to the list of artifacts", show=False),
         Binding("z,f5", "toggle_zoom", "Zoom", id="library.zoom",
                 tooltip="Fill the screen with the detail pane; again (or Esc) to go back", show=False),
+        Binding("1", "jump('checks')", "Checks", id="library.jump_checks", show=False,
+                tooltip="Show the detail's checks (the spec's behaviours and how the code did)"),
+        Binding("2", "jump('code')", "Code", id="library.jump_code", show=False, tooltip="Show the detail's code"),
+        Binding("3", "jump('spec')", "Spec", id="library.jump_spec", show=False, tooltip="Show the detail's spec"),
+        Binding("4", "jump('history')", "History", id="library.jump_history", show=False,
+                tooltip="Show the detail's history: lineage and recent runs"),
         Binding("c", "copy_code", "Copy", id="library.copy",
                 tooltip="Copy the highlighted artifact's code to the clipboard (OSC 52: works over SSH)", show=False),
         Binding("w", "save_code", "Save", id="library.save",
@@ -447,6 +453,11 @@ class LibraryScreen(EngineScreen):
 
     def action_focus_detail(self) -> None:
         self.set_focus(self.query_one(ArtifactDetail))
+
+    def action_jump(self, section: str) -> None:
+        detail = self.query_one(ArtifactDetail)
+        self.set_focus(detail)
+        detail.jump(section)
 
     def action_copy_code(self) -> None:
         artifact = self.selected

@@ -98,6 +98,14 @@ class TranscriptsScreen(EngineScreen):
                 tooltip="Choose an attempt with ← →; tab moves on to its prompt, reply and result"),
         Binding("escape", "back", "Back", id="transcripts.back",
                 tooltip="Back to the list of transcripts, or to the previous screen", show=False),
+        Binding("1", "jump('prompt')", "Prompt", id="transcripts.jump_prompt", show=False,
+                tooltip="Go to the selected attempt's prompt"),
+        Binding("2", "jump('reply')", "Reply", id="transcripts.jump_reply", show=False,
+                tooltip="Go to the model's reply"),
+        Binding("3", "jump('result')", "Result", id="transcripts.jump_result", show=False,
+                tooltip="Go to the attempt's result: the checks that failed"),
+        Binding("4", "jump('diff')", "Diff", id="transcripts.jump_diff", show=False,
+                tooltip="Go to the code's diff against the previous attempt"),
         Binding("z,f5", "toggle_zoom", "Zoom", id="transcripts.zoom", show=False,
                 tooltip="Fill the screen with the prompt, reply or result pane in focus (else all three); again to go back"),
     ]
@@ -372,6 +380,19 @@ class TranscriptsScreen(EngineScreen):
 
     def action_focus_attempts(self) -> None:
         self.set_focus(self.query_one("#attempts", DataTable))  # at once: keys typed next go there
+
+    def action_jump(self, where: str) -> None:
+        """The pane (or, for the diff, its part of the result pane) to the top, and the focus
+        where the keys scroll it: the pane itself when wide, the stacked area when narrow."""
+        pane = self.query_one("#result-pane" if where == "diff" else f"#{where}-pane", VerticalScroll)
+        diff = self.query_one("#diff-title")
+        target = diff if where == "diff" and diff.display else pane  # a first attempt has no diff
+        area = self.query_one("#attempt-panes", ScrollableContainer)
+        self.set_focus(pane if pane.can_focus else area)
+        area.scroll_to_widget(pane, top=True, animate=False)
+        if target is not pane:
+            pane.scroll_to_widget(target, top=True, animate=False)
+            area.scroll_to_widget(target, top=True, animate=False)
 
     def action_back(self) -> None:
         if self.maximized is not None:

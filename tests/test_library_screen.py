@@ -352,3 +352,20 @@ async def test_search_results_page_like_the_list(library_engine, monkeypatch):
         assert names(app) == ranking[5:10] and not set(first) & set(names(app))
         await pilot.press("left_square_bracket")
         await wait_until(pilot, lambda: names(app) == first)
+
+
+async def test_jump_keys_bring_a_section_of_the_detail_to_the_top(library_engine):
+    app = DSEApp(engine=library_engine, import_starter=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await opened(pilot)
+        detail = app.screen.query_one(ArtifactDetail)
+        for key, section in (("3", "spec"), ("2", "code"), ("4", "history"), ("1", "checks")):
+            await pilot.press(key)
+            await pilot.pause()
+            title = detail.query_one(f"#section-{section}")
+            assert app.focused is detail
+            top = detail.content_region.y
+            offset = title.region.y - top  # its margin may sit above it; the last can only rise as far as the end allows
+            assert 0 <= offset <= 1 or (detail.scroll_y == detail.max_scroll_y and title.region.y < detail.region.bottom), (
+                section, offset)
+            await pilot.press("escape")

@@ -179,3 +179,29 @@ def test_snapshot_of_an_escalated_ask(engine, monkeypatch, snap_compare, size, g
         await pilot.pause()
 
     assert snap_compare(DSEApp(engine=engine, import_starter=False), terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (100, 30)])
+async def test_jump_keys_go_to_prompt_reply_result_and_diff(engine, size):
+    two_asks(engine)
+    app = DSEApp(engine=engine, import_starter=False)
+    async with app.run_test(size=size) as pilot:
+        screen = await open_transcripts(pilot, TranscriptsScreen(), 2)
+        area = screen.query_one("#attempt-panes")
+        for key, pane in (("3", "#result-pane"), ("2", "#reply-pane"), ("1", "#prompt-pane")):
+            await pilot.press(key)
+            await pilot.pause()
+            target = screen.query_one(pane)
+            assert app.focused in (target, area)
+            assert area.region.contains(target.region.x, target.region.y), pane  # its top is in view
+        await pilot.press("4")  # the newest ask passed first time: no diff, the result pane instead
+        await pilot.pause()
+        result = screen.query_one("#result-pane")
+        assert area.region.contains(result.region.x, result.region.y)
+        await pilot.press("escape", "down")  # the escalated ask: its second attempt has a diff
+        await wait_until(pilot, lambda: screen.shown is not None and screen.shown.task == ADD_TASK
+                         and screen.active_attempt == 2)
+        await pilot.press("4")
+        await pilot.pause()
+        diff = screen.query_one("#diff-title")
+        assert diff.display and area.region.contains(diff.region.x, diff.region.y)

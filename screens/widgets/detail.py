@@ -119,19 +119,25 @@ def history_text(artifact: Artifact, lineage: Iterable[Artifact], metrics: Itera
 class ArtifactDetail(VerticalScroll):
     """Read-only view of the highlighted artifact; focusable so it can be scrolled by keys."""
 
+    SECTIONS = ("checks", "code", "spec", "history")  # what jump keys 1-4 go to
+
+    def jump(self, section: str) -> None:
+        """Scroll so that `section` starts at the top of the pane."""
+        self.scroll_to_widget(self.query_one(f"#section-{section}"), top=True, animate=False)
+
     def compose(self) -> ComposeResult:
         yield Static(id="detail-title", markup=False)
         yield Static(id="detail-description", markup=False)
         yield Static(id="detail-quality", markup=False)
         yield Static(id="detail-verdict", markup=False)
         yield Static(id="detail-usage", markup=False)
-        yield Static("Checks", classes="section-title")
+        yield Static("Checks", classes="section-title", id="section-checks")
         yield Static(id="detail-checks", markup=False)
-        yield Static("Code", classes="section-title")
+        yield Static("Code", classes="section-title", id="section-code")
         yield Static(id="detail-code")
-        yield Static("Spec", classes="section-title")
+        yield Static("Spec", classes="section-title", id="section-spec")
         yield Static(id="detail-spec")
-        yield Static("History", classes="section-title")
+        yield Static("History", classes="section-title", id="section-history")
         yield Static(id="detail-history", markup=False)
 
     def on_mount(self) -> None:
