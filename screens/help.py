@@ -37,9 +37,21 @@ def key_rows(screen: Screen) -> tuple[list[KeyRow], list[KeyRow]]:
             entry[1].append(shown)
     own: list[KeyRow] = []
     shared: list[KeyRow] = []
+    jumps: dict[str, list[tuple[str, str]]] = {}  # "library" -> [(key, section)]: one row for all
     for binding_id, (is_app, keys, binding) in found.items():
+        area, _, name = binding_id.partition(".")
+        if name.startswith("jump_"):
+            if area not in jumps:
+                own.append(KeyRow(f"{area}.jump", "", "Jump", ""))
+            jumps.setdefault(area, []).append((" ".join(keys), binding.description.lower()))
+            continue
         row = KeyRow(binding_id, " ".join(keys), binding.description, binding.tooltip or "")
         (shared if is_app else own).append(row)
+    for i, row in enumerate(own):
+        if row.id.endswith(".jump") and row.id[: -len(".jump")] in jumps:
+            pairs = jumps[row.id[: -len(".jump")]]
+            own[i] = row._replace(keys=" ".join(k for k, _ in pairs),
+                                  what="to the " + ", ".join(f"{what} ({k})" for k, what in pairs))
     return own, shared
 
 
