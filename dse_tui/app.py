@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 
 EXIT_GRACE_S = 5.0
 JOB_WORDS = {"verify": "verifying artifacts", "reembed": "indexing artifacts", "rollup": "rolling up metrics"}
+MODE_NAMES = {"library": "Library", "ask": "Ask", "transcripts": "Log"}  # as the footer and the palette say
 DEFAULT_THEME = "ansi-dark"  # ANSI colours: readable on the Linux console and over any SSH terminal
 
 
@@ -263,7 +264,7 @@ class DSEApp(App):
                            "app.library"),
             PaletteCommand("app: ask", "Reuse or generate tested code for a task", lambda: self.switch_mode("ask"),
                            "app.ask"),
-            PaletteCommand("app: transcripts", "Prompts, replies, failures and code diffs of every ask",
+            PaletteCommand("app: log", "Transcripts: prompts, replies, failures and code diffs of every ask",
                            lambda: self.switch_mode("transcripts"), "app.transcripts"),
             PaletteCommand("app: keys", "Show what every key of this screen does", self.action_toggle_help, "app.keys"),
             PaletteCommand("app: sandbox", "What isolates the code DSE runs", self.show_sandbox),
@@ -289,7 +290,8 @@ class DSEApp(App):
             self.screen.dismiss(None)
             return
         screen = self.screen
-        self.push_screen(HelpScreen(screen.title or self.current_mode.title(), *key_rows(screen)))
+        name = screen.title or MODE_NAMES.get(self.current_mode, self.current_mode.title())
+        self.push_screen(HelpScreen(name, *key_rows(screen)))
 
     def show_sandbox(self) -> None:
         status = self.status

@@ -74,7 +74,7 @@ class AskScreen(EngineScreen):
         # reached its field, seen in tmux). Escape is priority: the spec editor takes it otherwise.
         Binding("ctrl+r", "run", "Run", id="ask.run", tooltip="Reuse a tested artifact or generate one for this task"),
         Binding("escape", "cancel", "Cancel", id="ask.cancel",
-                tooltip="Stop the ask: the embedded model stops mid-reply, a remote call at its reply; no new attempt starts", priority=True),
+                tooltip="Stop the ask: a model call is stopped or abandoned at once (a paid one ends at its reply); no new attempt starts", priority=True),
         Binding("ctrl+t", "open_transcript", "Transcript", id="ask.transcript",
                 tooltip="Open the last ask's transcript: prompts, replies, failures, code diffs"),
         Binding("f5", "toggle_zoom", "Zoom", id="ask.zoom", show=False,
@@ -294,7 +294,10 @@ class AskScreen(EngineScreen):
         if result.outcome == "reused":
             self._line("reuse", f"reused {visible(result.artifact.name)}: it passes this spec", "-passed")
         elif result.outcome == "cancelled":
-            self._line("cancel", "cancelled", "-cancelled")
+            # the "cancelling…" row stays: the log shows that the key was taken at once
+            if "cancel" in self._live:
+                self._line("cancel", self._live["cancel"][0], "-cancelling")
+            self._line("cancelled", "cancelled", "-cancelled")
         plural = "s" if result.attempts != 1 else ""
         facts = [f"{result.attempts} attempt{plural}", money(result.cost_usd), f"transcript {result.transcript_id[:8]}"]
         if result.outcome == "generated":
@@ -339,8 +342,8 @@ class AskScreen(EngineScreen):
         if not self.running or self._cancel is None or self._cancel.is_set():
             return
         self._cancel.set()
-        self._line("cancel", "cancelling… (a local model stops at once, a remote call at its reply)", "-cancelling",
-                   live=True)
+        self._line("cancel", "cancelling… (a model call is stopped or abandoned at once; a paid one ends at its reply)",
+                   "-cancelling", live=True)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # Hidden unless useful; a hidden priority binding lets escape reach the editor and fields.
@@ -445,7 +448,7 @@ class AskScreen(EngineScreen):
                            lambda: self.query_one("#spec", TextArea).load_text(SPEC_TEMPLATE)),
         ]
         if self.running:
-            commands.insert(0, PaletteCommand("ask: cancel", "Stop the ask (a remote call ends at its reply)", self.action_cancel, "ask.cancel"))
+            commands.insert(0, PaletteCommand("ask: cancel", "Stop the ask (a paid call ends at its reply)", self.action_cancel, "ask.cancel"))
         if self.transcript_id is not None:
             commands.append(PaletteCommand("ask: open transcript", "Prompts, replies, failures and code diffs of the "
                                            "last ask", self.action_open_transcript, "ask.transcript"))

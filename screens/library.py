@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -35,6 +36,8 @@ QUALITY_CHOICES = [("any", 0.0), ("≥ 0.5", 0.5), ("≥ 0.75", 0.75), ("≥ 0.9
 TYPE_CHOICES = [("any", ""), ("function", "FUNCTION"), ("workflow", "WORKFLOW"), ("tool", "TOOL"), ("test", "TEST")]
 STATE_CHOICES = [("any", ""), ("verified", "verified"), ("unverified", "unverified"), ("quarantined", "quarantined")]
 ORDERS = ["name", "quality", "usage", "recent"]
+ORDER_COLUMNS = {"name": "name", "quality": "quality", "usage": "uses"}  # "recent" has no column: the pager says it
+COLUMN_LABELS = {"name": "Name", "quality": "Q", "uses": "Uses", "similarity": "Sim", "description": "Description"}
 DEBOUNCE_S = 0.3
 NAME_WIDTH = 26
 NAME_MIN = 14
@@ -172,13 +175,31 @@ class LibraryScreen(EngineScreen):
     # Widths fixed per terminal size, not per page: the layout does not jump as pages change.
     # The name gets up to NAME_WIDTH while the description keeps DESCRIPTION_MIN, which then
     # takes what is left.
-    @staticmethod
-    def _add_columns(table: DataTable, name: int, description: int) -> None:
+    def _add_columns(self, table: DataTable, name: int, description: int) -> None:
         table.add_column("Name", key="name", width=name)
         table.add_column("Q", key="quality", width=4)
-        table.add_column("Uses", key="uses", width=4)
+        table.add_column("Uses", key="uses", width=5)  # room for its arrow
         table.add_column("Sim", key="similarity", width=4)
         table.add_column("Description", key="description", width=description)
+        self._mark_order()
+
+    def _mark_order(self) -> None:
+        """The column the list is sorted by carries an arrow (a search is sorted by Sim)."""
+        table = self.query_one("#artifacts", DataTable)
+        by = "similarity" if self.query_text else ORDER_COLUMNS.get(self.order)
+        for key, column in table.columns.items():
+            label = COLUMN_LABELS.get(str(key.value), str(column.label).rstrip(" ▲▼^v"))
+            arrow = "▲" if by == "name" else "▼"
+            column.label = Text(g(f"{label}{arrow}") if str(key.value) == by else label)
+        table.refresh()
+
+    @on(DataTable.HeaderSelected, "#artifacts")
+    def _header_clicked(self, event: DataTable.HeaderSelected) -> None:
+        order = {column: order for order, column in ORDER_COLUMNS.items()}.get(str(event.column_key.value))
+        if order is not None and not self.query_text:
+            self.order = order
+            self.page_offset = 0
+            self.reload()
 
     def narrowed(self, narrow: bool) -> None:
         self.call_after_refresh(self._fit_columns)
@@ -186,8 +207,8 @@ class LibraryScreen(EngineScreen):
     def _fit_columns(self) -> None:
         table = self.query_one("#artifacts", DataTable)
         inner = table.scrollable_content_region.width - 2 * 5  # one cell of padding either side of each column
-        name = max(NAME_MIN, min(NAME_WIDTH, inner - 12 - DESCRIPTION_MIN))
-        description = max(DESCRIPTION_MIN, inner - name - 12)
+        name = max(NAME_MIN, min(NAME_WIDTH, inner - 13 - DESCRIPTION_MIN))
+        description = max(DESCRIPTION_MIN, inner - name - 13)
         columns = {str(key.value): column.width for key, column in table.columns.items()}
         if columns.get("name") == name and columns.get("description") == description:
             return
@@ -216,6 +237,7 @@ class LibraryScreen(EngineScreen):
         if self.engine is None:
             return
         self._request += 1
+        self._mark_order()
         filters = self._filters()
         self._view = (self.query_text, repr(filters), self.order, self.page_offset)
         if self.query_text:

@@ -137,7 +137,7 @@ class TranscriptsScreen(EngineScreen):
         self._rebuilding = False
 
     def compose(self) -> ComposeResult:
-        yield StatusLine("Transcripts")
+        yield StatusLine("Log")  # F4 "Log" in every footer and "app: log" in the palette: one name
         with Vertical(id="transcript-list"):
             yield DataTable(id="transcripts", cursor_type="row")
             yield Label("", id="transcripts-pager")

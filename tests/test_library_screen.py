@@ -369,3 +369,21 @@ async def test_jump_keys_bring_a_section_of_the_detail_to_the_top(library_engine
             assert 0 <= offset <= 1 or (detail.scroll_y == detail.max_scroll_y and title.region.y < detail.region.bottom), (
                 section, offset)
             await pilot.press("escape")
+
+
+async def test_the_sorted_column_is_marked_and_a_header_click_sorts_by_it(library_engine):
+    app = DSEApp(engine=library_engine, import_starter=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await opened(pilot)
+        t = table(app)
+        labels = lambda: {str(k.value): str(c.label) for k, c in t.columns.items()}
+        assert labels()["name"] == "Name▲" and labels()["quality"] == "Q"
+        await pilot.press("o")
+        await wait_until(pilot, lambda: pager(app).endswith("by quality"))
+        assert labels()["quality"] == "Q▼" and labels()["name"] == "Name"
+        uses = next(k for k in t.columns if k.value == "uses")
+        t.post_message(DataTable.HeaderSelected(t, uses, 2, t.columns[uses].label))
+        await wait_until(pilot, lambda: pager(app).endswith("by usage"))
+        assert labels()["uses"] == "Uses▼"
+        await search(pilot, "order a list of numbers")
+        assert labels()["similarity"] == "Sim▼"  # search results are ranked by meaning

@@ -11,6 +11,7 @@ import dataclasses
 import threading
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -58,6 +59,9 @@ class ProviderError(Exception):
 
 class Provider(ABC):
     name: str = "provider"
+    # True when complete() itself stops soon after `cancel` is set (the embedded model kills
+    # its worker); otherwise a free call is abandoned to its thread (see complete_tier).
+    stops_on_cancel: bool = False
 
     @abstractmethod
     def available(self) -> tuple[bool, str]:
@@ -83,7 +87,8 @@ class Provider(ABC):
         models (Claude Sonnet 5.x) answer HTTP 400 to any sampling parameter.
         `cost_usd` is 0.0 here; prices belong to tiers (see `complete_tier`).
         A provider that can stop mid-reply does so when `cancel` is set (the
-        embedded model, token by token); an HTTP call ends at its reply or timeout."""
+        embedded model, token by token); an HTTP call ends at its reply or timeout, and
+        complete_tier abandons a free one when `cancel` is set."""
 
     def error(self, kind: str, message: str, status: int | None = None) -> ProviderError:
         return ProviderError(kind, message, provider=self.name, status=status)
@@ -127,13 +132,46 @@ def complete_tier(
     temp = tier.temperature if temperature is dataclasses.MISSING or tier.temperature is None else temperature
     assert temp is None or isinstance(temp, (int, float))
     started = time.perf_counter()
-    done = provider.complete(
-        messages,
-        model=tier.model,
-        temperature=temp,
-        max_tokens=tier.max_tokens,
-        timeout_s=tier.timeout_s,
-        cancel=cancel,
-    )
+
+    def call() -> Completion:
+        return provider.complete(
+            messages,
+            model=tier.model,
+            temperature=temp,
+            max_tokens=tier.max_tokens,
+            timeout_s=tier.timeout_s,
+            cancel=cancel,
+        )
+
+    # A cancel must not wait minutes for an HTTP reply. A free call is left to its thread and
+    # its reply dropped; a paid one is waited for, so that what it cost is recorded.
+    abandon = cancel is not None and not tier.paid and not provider.stops_on_cancel
+    done = abandonable(call, cancel, provider.name) if abandon and cancel is not None else call()
     latency = done.latency_ms or (time.perf_counter() - started) * 1000
     return dataclasses.replace(done, cost_usd=price(tier, done.input_tokens, done.output_tokens), latency_ms=latency)
+
+
+ABANDON_POLL_S = 0.05
+
+
+def abandonable(call: Callable[[], Completion], cancel: threading.Event, provider: str) -> Completion:
+    """`call()` in a thread of its own, waited for until it returns or `cancel` is set; then
+    the call is abandoned (it ends at its reply or timeout, and nothing reads it)."""
+    box: dict[str, Any] = {}
+    finished = threading.Event()
+
+    def run() -> None:
+        try:
+            box["value"] = call()
+        except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread
+            box["error"] = exc
+        finally:
+            finished.set()
+
+    threading.Thread(target=run, name=f"model-call-{provider}", daemon=True).start()
+    while not finished.wait(ABANDON_POLL_S):
+        if cancel.is_set():
+            raise ProviderError("cancelled", "cancelled by the user: the call was abandoned", provider=provider)
+    if "error" in box:
+        raise box["error"]
+    return box["value"]

@@ -45,6 +45,7 @@ def packaged_ggufs(package: str = GGUF_PACKAGE) -> dict[str, Path]:
 
 class EmbeddedProvider(Provider):
     name = "embedded"
+    stops_on_cancel = True  # its worker is killed at once
 
     def __init__(
         self,
