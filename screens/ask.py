@@ -434,7 +434,16 @@ class AskScreen(EngineScreen):
         if self.transcript_id is None:
             self.notify("No ask has run here yet.", severity="warning")
             return
-        self.app.push_screen(TranscriptsScreen(self.transcript_id, timings=self.timings))
+        # The Log itself, not a copy stacked over Ask: F3 comes back here, F4 finds it again.
+        transcript_id = self.transcript_id
+        self.app.switch_mode("transcripts")
+
+        def select() -> None:
+            log = self.app.screen
+            if isinstance(log, TranscriptsScreen):
+                log.show_transcript(transcript_id)
+
+        self.app.call_after_refresh(select)
 
     def on_unmount(self) -> None:
         if self._cancel is not None:

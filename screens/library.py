@@ -447,6 +447,9 @@ class LibraryScreen(EngineScreen):
         else:
             result.update(g(f"✗ {visible(artifact.name)} failed: {visible(call.error or '', one_line=True)}"))
             result.set_classes("-failed")
+        if self.order == "recent" and not self.query_text:
+            self.reload()  # by last use: the artifact just run moves to the top now
+            return
         # The store counted the run: show the new usage without reloading the page.
         if artifact.id in self._rows:
             self._rows[artifact.id] = artifact

@@ -192,6 +192,12 @@ class TranscriptsScreen(EngineScreen):
 
     # -- the list ----------------------------------------------------------------------------------
 
+    def show_transcript(self, transcript_id: str) -> None:
+        """Highlight `transcript_id` (the newest ones are on the first page)."""
+        self.select_id = transcript_id
+        self.page_offset = 0
+        self.reload()
+
     def reload(self) -> None:
         if self.engine is None:
             return

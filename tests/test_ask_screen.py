@@ -100,13 +100,16 @@ async def test_a_scripted_run_is_shown_attempt_by_attempt(engine):
         assert "return a + b" in screen.query_one("#code", Static).content.code
         assert len(fast.calls) == 2
 
-        # The transcript of this ask opens over the Ask screen; escape goes to its list, then back.
+        # ctrl+t opens the Log on this ask's transcript; switching back finds this very screen
+        # (the test shows it over the Library's mode, so F2 returns to it; in the app it is F3).
         await pilot.press("ctrl+t")
-        await wait_until(pilot, lambda: isinstance(app.screen, TranscriptsScreen) and app.screen.shown is not None)
-        assert app.screen.shown.id == screen.transcript_id and app.screen.shown.outcome == "generated"
+        await wait_until(pilot, lambda: isinstance(app.screen, TranscriptsScreen) and app.screen.shown is not None
+                         and app.screen.shown.id == screen.transcript_id)
+        assert app.current_mode == "transcripts" and app.screen.shown.outcome == "generated"
         await pilot.press("a", "escape")
         assert isinstance(app.screen, TranscriptsScreen) and app.focused.id == "transcripts"
-        await pilot.press("escape")
+        await pilot.press("f2")
+        await wait_until(pilot, lambda: app.current_mode == "library")
         assert app.screen is screen
 
 

@@ -387,3 +387,17 @@ async def test_the_sorted_column_is_marked_and_a_header_click_sorts_by_it(librar
         assert labels()["uses"] == "Uses▼"
         await search(pilot, "order a list of numbers")
         assert labels()["similarity"] == "Sim▼"  # search results are ranked by meaning
+
+
+async def test_by_recent_the_artifact_just_run_moves_to_the_top(library_engine):
+    app = DSEApp(engine=library_engine, import_starter=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await opened(pilot)
+        while app.screen.order != "recent":
+            await pilot.press("o")
+        await wait_until(pilot, lambda: pager(app).endswith("by recent"))
+        third = names(app)[2]
+        await pilot.press("down", "down")
+        await wait_until(pilot, lambda: app.screen.selected is not None and app.screen.selected.name == third)
+        await pilot.press("r", "enter")  # {} : a run that may fail is a use all the same for "recent"
+        await wait_until(pilot, lambda: names(app)[0] == third)
