@@ -1,4 +1,5 @@
-"""Frames between DSE and its worker processes (the embedded model, the embedder).
+"""DSE's worker processes (the embedded model, the embedder): starting and ending them,
+and the frames they speak.
 
 A frame is a 4-byte big-endian length and that many bytes of UTF-8 JSON. Nothing here
 imports more than the standard library: a worker starts with it alone.
@@ -7,7 +8,13 @@ imports more than the standard library: a worker starts with it alone.
 from __future__ import annotations
 
 import json
+import os
+import signal
 import struct
+import subprocess
+from collections.abc import Sequence
+
+SECRET_ENV = ("ANTHROPIC_API_KEY",)  # no worker needs credentials
 
 MAX_FRAME = 64 * 2**20
 
@@ -45,3 +52,38 @@ def split_frame(buffer: bytes) -> tuple[dict | None, bytes]:
     if not isinstance(frame, dict):
         raise ValueError("a frame must hold a JSON object")
     return frame, buffer[4 + size :]
+
+
+def start_worker(command: Sequence[str]) -> subprocess.Popen:
+    """A worker with piped stdin/stdout/stderr, without DSE's secrets, leading its own session
+    (a terminal's Ctrl-C or hang-up is DSE's to handle, and DSE ends it)."""
+    env = {k: v for k, v in os.environ.items() if k not in SECRET_ENV}
+    return subprocess.Popen(
+        list(command),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        start_new_session=True,
+        close_fds=True,
+    )
+
+
+def kill_worker(proc: subprocess.Popen) -> None:
+    """SIGKILL the worker's process group, reap it and close the pipes DSE writes and reads
+    (stderr is left to the thread draining it, which ends at its EOF: closing it under that
+    thread could hand its descriptor number to another file)."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)  # the worker leads its own group
+    except (ProcessLookupError, PermissionError):
+        pass
+    try:
+        proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:  # pragma: no cover - SIGKILL cannot be ignored
+        pass
+    for stream in (proc.stdin, proc.stdout):
+        if stream is not None:
+            try:
+                stream.close()
+            except OSError:
+                pass

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from dse_tui.engine import shutdown
-from dse_tui.engine.ipc import encode_frame, split_frame
+from dse_tui.engine.ipc import encode_frame, kill_worker, split_frame, start_worker
 
 from .embedder import DIM, MODEL_NAME, EmbedderUnavailable
 
@@ -35,7 +35,6 @@ LOAD_TIMEOUT_S = 120.0
 PER_TEXT_S = 0.5  # on top of a base: a batch of long texts on a loaded Pi is slow
 BATCH = 256  # texts per request: bounded frames
 STDERR_TAIL = 4096
-_SECRET_ENV = ("ANTHROPIC_API_KEY",)
 
 
 def default_command() -> list[str]:
@@ -114,16 +113,7 @@ class EmbedderProcess:
         if self.proc is not None:
             self._kill()
         self.starts += 1
-        env = {k: v for k, v in os.environ.items() if k not in _SECRET_ENV}
-        self.proc = subprocess.Popen(
-            self.command,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=env,
-            start_new_session=True,
-            close_fds=True,
-        )
+        self.proc = start_worker(self.command)
         _live.add(self)
         self._buffer = b""
         self._stderr.clear()
@@ -184,22 +174,8 @@ class EmbedderProcess:
     def _kill(self) -> None:
         proc, self.proc = self.proc, None
         _live.discard(self)
-        if proc is None:
-            return
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:  # pragma: no cover - SIGKILL cannot be ignored
-            pass
-        for stream in (proc.stdin, proc.stdout, proc.stderr):
-            try:
-                if stream is not None:
-                    stream.close()
-            except OSError:
-                pass
+        if proc is not None:
+            kill_worker(proc)
 
     def _drain(self, proc: subprocess.Popen) -> None:
         stream = proc.stderr

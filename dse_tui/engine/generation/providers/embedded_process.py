@@ -21,12 +21,11 @@ import time
 from collections.abc import Callable, Sequence
 
 from dse_tui.engine import shutdown
-from dse_tui.engine.ipc import MAX_FRAME, encode_frame
+from dse_tui.engine.ipc import MAX_FRAME, encode_frame, kill_worker, start_worker
 
 POLL_S = 0.05  # how often a running request looks at its cancel event
 LOAD_TIMEOUT_S = 120.0
 STDERR_TAIL = 8192
-_SECRET_ENV = ("ANTHROPIC_API_KEY",)  # the worker needs no credentials
 
 
 class WorkerDied(Exception):
@@ -105,18 +104,8 @@ class ModelWorker:
             return 0.0
         if shutdown.requested():
             raise WorkerCancelled()
-        env = {k: v for k, v in os.environ.items() if k not in _SECRET_ENV}
-        # Its own session: a terminal's Ctrl-C or hang-up is DSE's to handle, and DSE ends it.
         # It never outlives DSE: it exits when its stdin closes.
-        self.proc = subprocess.Popen(
-            self.command,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=env,
-            start_new_session=True,
-            close_fds=True,
-        )
+        self.proc = start_worker(self.command)
         _live.add(self)
         self._buffer = b""
         self._stderr.clear()
@@ -135,22 +124,8 @@ class ModelWorker:
     def kill(self) -> None:
         proc, self.proc = self.proc, None
         _live.discard(self)
-        if proc is None:
-            return
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)  # the worker leads its own group
-        except (ProcessLookupError, PermissionError):
-            pass
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:  # pragma: no cover - SIGKILL cannot be ignored
-            pass
-        for stream in (proc.stdin, proc.stdout):
-            if stream is not None:
-                try:
-                    stream.close()
-                except OSError:
-                    pass
+        if proc is not None:
+            kill_worker(proc)
 
     def _drain_stderr(self, proc: subprocess.Popen) -> None:
         fd = proc.stderr.fileno() if proc.stderr is not None else None
