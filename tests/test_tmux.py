@@ -7,7 +7,9 @@ the call is still out. `.ci/run` installs tmux where apt is available; elsewhere
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -184,11 +186,19 @@ def test_a_newcomer_at_80x24_on_the_linux_console(starter_home, tmp_path, slow_m
         assert asked.wait(60), term.screen()
         term.wait_for("running")
         term.keys("Escape")
-        term.wait_for("cancelling", timeout=5)
-        # a free HTTP call is abandoned: the ask ends while the model has not answered yet
-        term.wait_for("x cancelled", timeout=10)
-        assert not answered.is_set()
+        # the key is taken at once: "cancelling" shows, and as the call is free it is abandoned,
+        # so the ask may already read "cancelled" by the next look; either way, in seconds, while
+        # the model still has not answered
+        term.wait_for("cancel", timeout=5)
+        shown = term.wait_for("x cancelled", timeout=10)
+        assert not answered.is_set(), shown
         release.set()
+        short = re.search(r"transcript ([0-9a-f]{8})", shown)
+        assert short, shown
+        recorded = subprocess.run([sys.executable, "-m", "dse_tui", "transcripts", short.group(1), "--json"],
+                                  capture_output=True, text=True, env={**os.environ, "DSE_HOME": str(starter_home)})
+        (attempt,) = json.loads(recorded.stdout)["attempt_records"]
+        assert "abandoned" in attempt["error"]
     finally:
         term.close()
 
