@@ -384,7 +384,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 def cmd_show(args: argparse.Namespace) -> int:
     engine = _open_engine(args)
     artifact = engine.resolve(args.ref)
-    if args.code and not getattr(args, "json", False):
+    if args.code and not args.json:
         # exactly as stored, so that `> f.py` gives the code that passed; a terminal still
         # sees control characters made visible rather than acted on
         code = artifact.content if not _to_terminal() else _v(artifact.content)

@@ -294,9 +294,7 @@ class AskScreen(EngineScreen):
         if result.outcome == "reused":
             self._line("reuse", f"reused {visible(result.artifact.name)}: it passes this spec", "-passed")
         elif result.outcome == "cancelled":
-            # the "cancelling…" row stays: the log shows that the key was taken at once
-            if "cancel" in self._live:
-                self._line("cancel", self._live["cancel"][0], "-cancelling")
+            # a row of its own: the "cancelling…" row stays, showing the key was taken at once
             self._line("cancelled", "cancelled", "-cancelled")
         plural = "s" if result.attempts != 1 else ""
         facts = [f"{result.attempts} attempt{plural}", money(result.cost_usd), f"transcript {result.transcript_id[:8]}"]

@@ -36,12 +36,15 @@ QUALITY_CHOICES = [("any", 0.0), ("≥ 0.5", 0.5), ("≥ 0.75", 0.75), ("≥ 0.9
 TYPE_CHOICES = [("any", ""), ("function", "FUNCTION"), ("workflow", "WORKFLOW"), ("tool", "TOOL"), ("test", "TEST")]
 STATE_CHOICES = [("any", ""), ("verified", "verified"), ("unverified", "unverified"), ("quarantined", "quarantined")]
 ORDERS = ["name", "quality", "usage", "recent"]
-ORDER_COLUMNS = {"name": "name", "quality": "quality", "usage": "uses"}  # "recent" has no column: the pager says it
-COLUMN_LABELS = {"name": "Name", "quality": "Q", "uses": "Uses", "similarity": "Sim", "description": "Description"}
-DEBOUNCE_S = 0.3
 NAME_WIDTH = 26
 NAME_MIN = 14
 DESCRIPTION_MIN = 12
+ORDER_COLUMNS = {"name": "name", "quality": "quality", "usage": "uses"}  # "recent" has no column: the pager says it
+# key -> (label, width); the name's and the description's widths follow the terminal (_fit_columns)
+COLUMNS = {"name": ("Name", NAME_WIDTH), "quality": ("Q", 4), "uses": ("Uses", 5), "similarity": ("Sim", 4),
+           "description": ("Description", DESCRIPTION_MIN)}  # Uses: room for its arrow
+FIXED_WIDTH = sum(width for key, (_, width) in COLUMNS.items() if key not in ("name", "description"))
+DEBOUNCE_S = 0.3
 
 
 def _split_tags(text: str) -> list[str]:
@@ -176,21 +179,19 @@ class LibraryScreen(EngineScreen):
     # The name gets up to NAME_WIDTH while the description keeps DESCRIPTION_MIN, which then
     # takes what is left.
     def _add_columns(self, table: DataTable, name: int, description: int) -> None:
-        table.add_column("Name", key="name", width=name)
-        table.add_column("Q", key="quality", width=4)
-        table.add_column("Uses", key="uses", width=5)  # room for its arrow
-        table.add_column("Sim", key="similarity", width=4)
-        table.add_column("Description", key="description", width=description)
+        widths = {"name": name, "description": description}
+        for key, (label, width) in COLUMNS.items():
+            table.add_column(label, key=key, width=widths.get(key, width))
         self._mark_order()
 
     def _mark_order(self) -> None:
         """The column the list is sorted by carries an arrow (a search is sorted by Sim)."""
         table = self.query_one("#artifacts", DataTable)
         by = "similarity" if self.query_text else ORDER_COLUMNS.get(self.order)
+        arrow = "▲" if by == "name" else "▼"
         for key, column in table.columns.items():
-            label = COLUMN_LABELS.get(str(key.value), str(column.label).rstrip(" ▲▼^v"))
-            arrow = "▲" if by == "name" else "▼"
-            column.label = Text(g(f"{label}{arrow}") if str(key.value) == by else label)
+            label = COLUMNS[str(key.value)][0]
+            column.label = Text(g(label + arrow) if key.value == by else label)
         table.refresh()
 
     @on(DataTable.HeaderSelected, "#artifacts")
@@ -207,8 +208,8 @@ class LibraryScreen(EngineScreen):
     def _fit_columns(self) -> None:
         table = self.query_one("#artifacts", DataTable)
         inner = table.scrollable_content_region.width - 2 * 5  # one cell of padding either side of each column
-        name = max(NAME_MIN, min(NAME_WIDTH, inner - 13 - DESCRIPTION_MIN))
-        description = max(DESCRIPTION_MIN, inner - name - 13)
+        name = max(NAME_MIN, min(NAME_WIDTH, inner - FIXED_WIDTH - DESCRIPTION_MIN))
+        description = max(DESCRIPTION_MIN, inner - name - FIXED_WIDTH)
         columns = {str(key.value): column.width for key, column in table.columns.items()}
         if columns.get("name") == name and columns.get("description") == description:
             return
@@ -437,16 +438,15 @@ class LibraryScreen(EngineScreen):
     def on_library_screen_run_finished(self, message: RunFinished) -> None:
         outcome = message.outcome
         call, artifact = outcome.call, outcome.artifact
-        result = self.query_one("#run-result", Static)
-        if artifact.id != self._highlighted_id():
-            result = Static()  # the user moved on: the row's figures still update, the line stays clear
-        if outcome.success:
-            result.update(g(f"✓ {visible(artifact.name)} → {visible(call.repr or '', one_line=True)}   "
-                            f"({call.execution_time_ms:.2f} ms, {call.memory_mb:.1f} MB)"))
-            result.set_classes("-ok")
-        else:
-            result.update(g(f"✗ {visible(artifact.name)} failed: {visible(call.error or '', one_line=True)}"))
-            result.set_classes("-failed")
+        if artifact.id == self._highlighted_id():  # moved on meanwhile: the line stays clear
+            result = self.query_one("#run-result", Static)
+            if outcome.success:
+                result.update(g(f"✓ {visible(artifact.name)} → {visible(call.repr or '', one_line=True)}   "
+                                f"({call.execution_time_ms:.2f} ms, {call.memory_mb:.1f} MB)"))
+                result.set_classes("-ok")
+            else:
+                result.update(g(f"✗ {visible(artifact.name)} failed: {visible(call.error or '', one_line=True)}"))
+                result.set_classes("-failed")
         if self.order == "recent" and not self.query_text:
             self.reload()  # by last use: the artifact just run moves to the top now
             return

@@ -69,14 +69,19 @@ def start_worker(command: Sequence[str]) -> subprocess.Popen:
     )
 
 
+def kill_group(pid: int) -> None:
+    """SIGKILL the process group a worker leads; nothing else (safe inside a signal handler)."""
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
 def kill_worker(proc: subprocess.Popen) -> None:
     """SIGKILL the worker's process group, reap it and close the pipes DSE writes and reads
     (stderr is left to the thread draining it, which ends at its EOF: closing it under that
     thread could hand its descriptor number to another file)."""
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)  # the worker leads its own group
-    except (ProcessLookupError, PermissionError):
-        pass
+    kill_group(proc.pid)
     try:
         proc.wait(timeout=5)
     except subprocess.TimeoutExpired:  # pragma: no cover - SIGKILL cannot be ignored

@@ -27,14 +27,13 @@ from pathlib import Path
 import numpy as np
 
 from dse_tui.engine import shutdown
-from dse_tui.engine.ipc import encode_frame, kill_worker, split_frame, start_worker
+from dse_tui.engine.ipc import encode_frame, kill_group, kill_worker, split_frame, start_worker
 
 from .embedder import DIM, MODEL_NAME, EmbedderUnavailable
 
 LOAD_TIMEOUT_S = 120.0
 PER_TEXT_S = 0.5  # on top of a base: a batch of long texts on a loaded Pi is slow
 BATCH = 256  # texts per request: bounded frames
-STDERR_TAIL = 4096
 
 
 def default_command() -> list[str]:
@@ -200,10 +199,7 @@ def _kill_all() -> None:
     for worker in list(_live):
         proc = worker.proc
         if proc is not None:
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)  # only a signal: this may run in a handler
-            except (ProcessLookupError, PermissionError):
-                pass
+            kill_group(proc.pid)  # only a signal: this may run in a handler
 
 
 atexit.register(_kill_all)

@@ -145,8 +145,10 @@ def complete_tier(
 
     # A cancel must not wait minutes for an HTTP reply. A free call is left to its thread and
     # its reply dropped; a paid one is waited for, so that what it cost is recorded.
-    abandon = cancel is not None and not tier.paid and not provider.stops_on_cancel
-    done = abandonable(call, cancel, provider.name) if abandon and cancel is not None else call()
+    if cancel is not None and not tier.paid and not provider.stops_on_cancel:
+        done = abandonable(call, cancel, provider.name)
+    else:
+        done = call()
     latency = done.latency_ms or (time.perf_counter() - started) * 1000
     return dataclasses.replace(done, cost_usd=price(tier, done.input_tokens, done.output_tokens), latency_ms=latency)
 

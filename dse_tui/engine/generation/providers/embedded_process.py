@@ -13,7 +13,6 @@ import collections
 import os
 import select
 import signal
-import struct
 import subprocess
 import sys
 import threading
@@ -21,7 +20,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from dse_tui.engine import shutdown
-from dse_tui.engine.ipc import MAX_FRAME, encode_frame, kill_worker, start_worker
+from dse_tui.engine.ipc import encode_frame, kill_group, kill_worker, split_frame, start_worker
 
 POLL_S = 0.05  # how often a running request looks at its cancel event
 LOAD_TIMEOUT_S = 120.0
@@ -186,25 +185,11 @@ class ModelWorker:
                 self._buffer += data
 
     def _take_frame(self) -> dict | None:
-        import json
-
-        if len(self._buffer) < 4:
-            return None
-        (size,) = struct.unpack(">I", self._buffer[:4])
-        if size > MAX_FRAME:
-            self.kill()
-            raise WorkerDied(f"the embedded model's process sent a frame of {size} bytes", None)
-        if len(self._buffer) < 4 + size:
-            return None
-        body, self._buffer = self._buffer[4 : 4 + size], self._buffer[4 + size :]
         try:
-            frame = json.loads(body.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
+            frame, self._buffer = split_frame(self._buffer)
+        except ValueError as exc:  # oversized, not UTF-8 JSON, or not an object
             self.kill()
-            raise WorkerDied("the embedded model's process sent a malformed frame", None) from None
-        if not isinstance(frame, dict):
-            self.kill()
-            raise WorkerDied("the embedded model's process sent a malformed frame", None)
+            raise WorkerDied(f"the embedded model's process sent a malformed frame ({exc})", None) from None
         return frame
 
     def _died(self, proc: subprocess.Popen) -> WorkerDied:
@@ -249,10 +234,7 @@ def _signal_workers() -> None:
     for worker in list(_live):
         proc = worker.proc
         if proc is not None:
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
+            kill_group(proc.pid)
 
 
 atexit.register(shutdown_workers)
