@@ -26,6 +26,10 @@ def _isolated_environment(tmp_path_factory, monkeypatch, _session_cache):
     monkeypatch.setenv("XDG_CACHE_HOME", str(_session_cache))
     monkeypatch.setenv("DSE_TEST_PROVIDERS", "1")  # the scripted provider, for models.yaml files tests write
     monkeypatch.setenv("OLLAMA_HOST", "http://127.0.0.1:9")  # discard port: nothing listens
+    # the machine's own load during the suite must not decide which tiers a test may use;
+    # pressure tests read fake sensors and unset this
+    monkeypatch.setenv("DSE_PRESSURE", "medium")
+    monkeypatch.delenv("DSE_LIVING_FILE", raising=False)
     monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
     monkeypatch.delenv("DSE_MODELS_FILE", raising=False)
 

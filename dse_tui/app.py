@@ -12,9 +12,10 @@ import contextlib
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from textual import work
 from textual.app import App
@@ -28,14 +29,14 @@ from dse_tui.engine import shutdown
 from dse_tui.engine.events import JobFinished, JobProgress, Progress
 from dse_tui.screens.ask import AskScreen
 from dse_tui.screens.help import HelpScreen, key_display, key_rows
-from dse_tui.screens.widgets.glyphs import g
 from dse_tui.screens.library import LibraryScreen
 from dse_tui.screens.transcripts import TranscriptsScreen
+from dse_tui.screens.widgets.glyphs import g
 from dse_tui.screens.widgets.host import PaletteCommand, ShellStatus
 
 if TYPE_CHECKING:
-    from dse_tui.engine.facade import Engine
     from dse_tui.engine.events import Event
+    from dse_tui.engine.facade import Engine
 
 EXIT_GRACE_S = 5.0
 JOB_WORDS = {"verify": "verifying artifacts", "reembed": "indexing artifacts", "rollup": "rolling up metrics"}
@@ -77,14 +78,37 @@ class DSEApp(App):
     COMMANDS = App.COMMANDS | {ScreenCommands}
     BINDINGS = [
         Binding("ctrl+q", "quit", "Quit", id="app.quit", tooltip="Leave DSE", priority=True),
-        Binding("f1,question_mark", "toggle_help", "Keys", id="app.keys",
-                tooltip="Show or hide what every key of this screen does", show=False),
+        Binding(
+            "f1,question_mark",
+            "toggle_help",
+            "Keys",
+            id="app.keys",
+            tooltip="Show or hide what every key of this screen does",
+            show=False,
+        ),
         # Off the footer (it is full at 80 columns); listed by f1 and in the palette as "app: …".
         # Shown in every footer: the other screens must be discoverable without the palette.
-        Binding("f2", "switch_mode('library')", "Library", id="app.library", tooltip="Browse, search and run stored artifacts"),
-        Binding("f3", "switch_mode('ask')", "Ask", id="app.ask", tooltip="Describe a task and its spec; reuse or generate code"),
-        Binding("f4", "switch_mode('transcripts')", "Log", id="app.transcripts",
-                tooltip="Transcripts: what each ask sent to each model tier, its replies, failures and code diffs"),
+        Binding(
+            "f2",
+            "switch_mode('library')",
+            "Library",
+            id="app.library",
+            tooltip="Browse, search and run stored artifacts",
+        ),
+        Binding(
+            "f3",
+            "switch_mode('ask')",
+            "Ask",
+            id="app.ask",
+            tooltip="Describe a task and its spec; reuse or generate code",
+        ),
+        Binding(
+            "f4",
+            "switch_mode('transcripts')",
+            "Log",
+            id="app.transcripts",
+            tooltip="Transcripts: what each ask sent to each model tier, its replies, failures and code diffs",
+        ),
     ]
 
     class EngineOpened(Message):
@@ -228,10 +252,18 @@ class DSEApp(App):
             self._set_status(replace(self.status, message=f"importing {event.task} {event.done}/{event.total}{detail}"))
         elif isinstance(event, JobProgress):
             total = f"/{event.total}" if event.total is not None else ""
-            self._set_status(replace(self.status, message=f"{JOB_WORDS.get(event.kind, event.kind)} {event.done}{total}"))
+            self._set_status(
+                replace(self.status, message=f"{JOB_WORDS.get(event.kind, event.kind)} {event.done}{total}")
+            )
         elif isinstance(event, JobFinished):
-            self._set_status(replace(self.status, message="" if event.state in ("done", "queued")
-                                     else f"{JOB_WORDS.get(event.kind, event.kind)} {event.state}"))
+            self._set_status(
+                replace(
+                    self.status,
+                    message=""
+                    if event.state in ("done", "queued")
+                    else f"{JOB_WORDS.get(event.kind, event.kind)} {event.state}",
+                )
+            )
         self.event_signal.publish(event)
 
     def _set_status(self, status: ShellStatus) -> None:
@@ -260,12 +292,21 @@ class DSEApp(App):
 
     def palette_commands(self) -> list[PaletteCommand]:
         return [
-            PaletteCommand("app: library", "Browse, search and run stored artifacts", lambda: self.switch_mode("library"),
-                           "app.library"),
-            PaletteCommand("app: ask", "Reuse or generate tested code for a task", lambda: self.switch_mode("ask"),
-                           "app.ask"),
-            PaletteCommand("app: log", "Transcripts: prompts, replies, failures and code diffs of every ask",
-                           lambda: self.switch_mode("transcripts"), "app.transcripts"),
+            PaletteCommand(
+                "app: library",
+                "Browse, search and run stored artifacts",
+                lambda: self.switch_mode("library"),
+                "app.library",
+            ),
+            PaletteCommand(
+                "app: ask", "Reuse or generate tested code for a task", lambda: self.switch_mode("ask"), "app.ask"
+            ),
+            PaletteCommand(
+                "app: log",
+                "Transcripts: prompts, replies, failures and code diffs of every ask",
+                lambda: self.switch_mode("transcripts"),
+                "app.transcripts",
+            ),
             PaletteCommand("app: keys", "Show what every key of this screen does", self.action_toggle_help, "app.keys"),
             PaletteCommand("app: sandbox", "What isolates the code DSE runs", self.show_sandbox),
         ]

@@ -428,7 +428,9 @@ class LibraryScreen(EngineScreen):
     @work(thread=True, exclusive=True, exit_on_error=False, group="library-run", name="run")
     def _run(self, artifact: Artifact, inputs: dict[str, Any]) -> None:
         assert self.engine is not None
-        self.post_message(self.RunFinished(self.engine.run(artifact, inputs)))
+        outcome = self.engine.run(artifact, inputs)
+        self.engine.flush_metrics()  # a person ran it: the listing and history show it at once
+        self.post_message(self.RunFinished(outcome))
 
     def _clear_run(self) -> None:
         self.query_one("#run-result", Static).update("")

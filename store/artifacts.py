@@ -29,7 +29,8 @@ MIN_PREFIX = 6
 COLUMNS = (
     "a.seq, a.id, a.name, a.type, a.description, a.content, a.spec, a.test_results, a.quality_score, "
     "a.usage_count, a.avg_execution_time_ms, a.created_at, a.last_used, a.tags, a.metadata, "
-    "a.version, a.provenance, a.state, a.state_reason, a.failure_count, a.strength, a.merit"
+    "a.version, a.provenance, a.state, a.state_reason, a.failure_count, a.strength, a.merit, "
+    "a.superseded_by"
 )
 
 
@@ -82,6 +83,7 @@ def row_to_artifact(r: Sequence[Any]) -> Artifact:
         failure_count=r[19],
         strength=r[20],
         merit=r[21],
+        superseded_by=r[22],
     )
 
 
@@ -292,8 +294,8 @@ class ArtifactRepository:
         return self._one("a.id = ?", (artifact_id,))
 
     def get_by_name(self, name: str) -> Artifact | None:
-        """The highest version of `name`."""
-        return self._one("a.name = ?", (name,), "ORDER BY a.version DESC")
+        """The version of `name` that serves: the highest not superseded, else the highest."""
+        return self._one("a.name = ?", (name,), "ORDER BY a.superseded_by IS NOT NULL, a.version DESC")
 
     def find_identical(self, name: str, content: str, spec: str) -> Artifact | None:
         """A version of `name` with exactly this code and spec."""
@@ -374,6 +376,12 @@ class ArtifactRepository:
                     (ArtifactState(state).value, after, limit),
                 )
             ]
+
+    def supersede(self, artifact_id: str, by: str | None) -> None:
+        """Mark `artifact_id` as served in place of by `by` (None: it serves again)."""
+        with self.db.write() as conn:
+            if conn.execute("UPDATE artifacts SET superseded_by = ? WHERE id = ?", (by, artifact_id)).rowcount != 1:
+                raise KeyError(artifact_id)
 
     # -- lineage ----------------------------------------------------------------------
 

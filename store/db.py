@@ -314,6 +314,89 @@ MIGRATIONS: list[Migration] = [
         version TEXT NOT NULL
     );
     """,
+    # 9: the living system. Points carry cost, cache hit, the tier or backend that served them
+    # and a spec check's pass (quality); drift detector state per artifact, updated as points are
+    # flushed; drift events; evolutions with their evidence; pressure decisions with their
+    # readings; users' accept/reject and the threshold moves they cause; a version that an
+    # evolved one serves in place of is marked superseded (a rollback swaps the mark back).
+    """
+    ALTER TABLE points ADD COLUMN cost_usd REAL;
+    ALTER TABLE points ADD COLUMN cache_hit INTEGER;
+    ALTER TABLE points ADD COLUMN tier TEXT;
+    ALTER TABLE points ADD COLUMN quality REAL;
+    ALTER TABLE artifacts ADD COLUMN superseded_by TEXT;
+    CREATE TABLE drift_state (
+        artifact INTEGER PRIMARY KEY REFERENCES artifacts(seq) ON DELETE CASCADE,
+        state TEXT NOT NULL,              -- JSON: telemetry.detectors.ArtifactDrift
+        points INTEGER NOT NULL,
+        updated_at REAL NOT NULL
+    );
+    CREATE TABLE drift_events (
+        id INTEGER PRIMARY KEY,
+        artifact INTEGER NOT NULL REFERENCES artifacts(seq) ON DELETE CASCADE,
+        type TEXT NOT NULL,
+        severity REAL NOT NULL,
+        action TEXT NOT NULL,             -- evolve | schedule | log
+        detectors TEXT NOT NULL,          -- JSON list of the detectors that agreed
+        figures TEXT NOT NULL,            -- JSON
+        window TEXT NOT NULL,             -- JSON: the points that raised it
+        status TEXT NOT NULL DEFAULT 'open'
+            CHECK (status IN ('open', 'evolving', 'resolved', 'dismissed', 'explained')),
+        explanation TEXT,
+        at REAL NOT NULL
+    );
+    CREATE INDEX drift_events_artifact ON drift_events(artifact, type, status);
+    CREATE INDEX drift_events_status ON drift_events(status, id);
+    CREATE TABLE evolutions (
+        id INTEGER PRIMARY KEY,
+        artifact INTEGER NOT NULL REFERENCES artifacts(seq) ON DELETE CASCADE,
+        drift_event INTEGER REFERENCES drift_events(id) ON DELETE SET NULL,
+        type TEXT NOT NULL,
+        trigger TEXT NOT NULL,            -- drift | user | optimizer
+        status TEXT NOT NULL DEFAULT 'queued'
+            CHECK (status IN ('queued', 'running', 'promoted', 'rejected', 'failed', 'timeout', 'rolled_back')),
+        reason TEXT,
+        candidate_id TEXT,                -- the promoted version's id
+        evidence TEXT,                    -- JSON: paired runs, noise floor, p-value, checks, diff
+        cost_usd REAL NOT NULL DEFAULT 0,
+        created_at REAL NOT NULL,
+        finished_at REAL
+    );
+    CREATE INDEX evolutions_artifact ON evolutions(artifact, id);
+    CREATE TABLE pressure_log (
+        id INTEGER PRIMARY KEY,
+        at REAL NOT NULL,
+        level TEXT NOT NULL,
+        decision TEXT NOT NULL,           -- what was decided, in words
+        readings TEXT NOT NULL            -- JSON: the readings and reasons behind it
+    );
+    CREATE INDEX pressure_log_at ON pressure_log(at);
+    CREATE TABLE feedback (
+        id INTEGER PRIMARY KEY,
+        artifact INTEGER NOT NULL REFERENCES artifacts(seq) ON DELETE CASCADE,
+        accepted INTEGER NOT NULL,
+        quality REAL NOT NULL,            -- the artifact's quality when it was judged
+        at REAL NOT NULL
+    );
+    CREATE INDEX feedback_artifact ON feedback(artifact, id);
+    CREATE TABLE threshold_moves (
+        id INTEGER PRIMARY KEY,
+        artifact INTEGER NOT NULL REFERENCES artifacts(seq) ON DELETE CASCADE,
+        old REAL NOT NULL,
+        new REAL NOT NULL,
+        cause TEXT NOT NULL,
+        at REAL NOT NULL
+    );
+    CREATE TABLE optimizer_runs (
+        id INTEGER PRIMARY KEY,
+        started_at REAL NOT NULL,
+        finished_at REAL,
+        budget_usd REAL NOT NULL,
+        spent_usd REAL NOT NULL DEFAULT 0,
+        forced INTEGER NOT NULL,
+        summary TEXT                      -- JSON: candidates, evolutions, savings, ROI
+    );
+    """,
 ]
 
 

@@ -155,11 +155,15 @@ class MetricsRepository:
                         p.cpu_ms,
                         p.peak_mb,
                         p.error,
+                        p.cost_usd,
+                        None if p.cache_hit is None else int(p.cache_hit),
+                        p.tier,
+                        p.quality,
                     )
                 )
             conn.executemany(
                 "INSERT INTO points(artifact, at, source, success, function_ms, run_ms, cpu_ms, peak_mb, "
-                "error) VALUES (?,?,?,?,?,?,?,?,?)",
+                "error, cost_usd, cache_hit, tier, quality) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 rows,
             )
 
@@ -193,14 +197,27 @@ class MetricsRepository:
         """The latest raw points, oldest first."""
         with self.db.read() as conn:
             rows = conn.execute(
-                "SELECT p.at, p.source, p.success, p.function_ms, p.run_ms, p.cpu_ms, p.peak_mb, p.error "
+                "SELECT p.at, p.source, p.success, p.function_ms, p.run_ms, p.cpu_ms, p.peak_mb, p.error, "
+                "p.cost_usd, p.cache_hit, p.tier, p.quality "
                 "FROM points p WHERE p.artifact = (SELECT seq FROM artifacts WHERE id = ?) "
                 "ORDER BY p.at DESC, p.id DESC LIMIT ?",
                 (artifact_id, int(limit)),
             ).fetchall()
         return [
             MetricPoint(
-                artifact_id, datetime.fromtimestamp(r[0], timezone.utc), r[1], bool(r[2]), r[3], r[4], r[5], r[6], r[7]
+                artifact_id,
+                datetime.fromtimestamp(r[0], timezone.utc),
+                r[1],
+                bool(r[2]),
+                r[3],
+                r[4],
+                r[5],
+                r[6],
+                r[7],
+                r[8],
+                None if r[9] is None else bool(r[9]),
+                r[10],
+                r[11],
             )
             for r in reversed(rows)
         ]
@@ -221,6 +238,19 @@ class MetricsRepository:
             return conn.execute(
                 "SELECT count(*) FROM points WHERE artifact = (SELECT seq FROM artifacts WHERE id = ?)", (artifact_id,)
             ).fetchone()[0]
+
+    def usage_and_cost(self, artifact_id: str, since: datetime | None = None) -> tuple[int, float | None]:
+        """(successful executions, their mean recorded cost in USD or None if none was priced)
+        among the raw points since `since`, usage sources only."""
+        lo = unix(since) if since else -math.inf
+        with self.db.read() as conn:
+            seq = self._seq(conn, artifact_id)
+            n, cost = conn.execute(
+                "SELECT count(*) FILTER (WHERE success = 1), avg(cost_usd) FROM points WHERE artifact = ? "
+                "AND at >= ? AND source IN ('run', 'reuse', 'workflow', 'tool')",
+                (seq, lo),
+            ).fetchone()
+        return int(n or 0), cost
 
     # -- windows ------------------------------------------------------------------------
 

@@ -71,6 +71,7 @@ class Artifact:
     state_reason: str | None = None  # why it is unverified or quarantined
     strength: float | None = None  # share of the code's mutants its spec kills; None: not measured
     merit: float = 0.0  # what automatic decisions rank by (never the self-reported coverage)
+    superseded_by: str | None = None  # the version serving in its place (evolution); None: current
     seq: int | None = None  # the store's integer key, once stored
 
     @property
@@ -105,6 +106,7 @@ class Artifact:
             "state_reason": self.state_reason,
             "strength": self.strength,
             "merit": self.merit,
+            "superseded_by": self.superseded_by,
         }
 
 
@@ -131,3 +133,7 @@ class MetricPoint:
     cpu_ms: float | None = None
     peak_mb: float | None = None
     error: str | None = None
+    cost_usd: float | None = None  # priced CPU-seconds plus model spend; None: not priced
+    cache_hit: bool | None = None  # served from a cache (a tool's, a reuse) rather than computed
+    tier: str | None = None  # the tier or backend that served it
+    quality: float | None = None  # 1/0: a spec check run on reuse or re-verification passed

@@ -33,6 +33,13 @@ TABLES = (
     "attempts",
     "spend",
     "jobs",
+    "drift_state",
+    "drift_events",
+    "evolutions",
+    "pressure_log",
+    "feedback",
+    "threshold_moves",
+    "optimizer_runs",
 )
 BATCH = 500
 MAX_PROBE_JUMP = 2**40

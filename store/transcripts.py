@@ -171,6 +171,25 @@ class TranscriptLog:
                 (_now(), outcome, artifact_id, int(reused), reason, transcript_id),
             )
 
+    def tier_latencies(self, recent: int = 50) -> dict[str, float]:
+        """The median duration of each tier's latest `recent` attempts, in ms: what a pressure
+        level's latency ceiling predicts a tier by."""
+        out: dict[str, float] = {}
+        with self.db.read() as conn:
+            tiers = [r[0] for r in conn.execute("SELECT DISTINCT tier FROM attempts")]
+            for tier in tiers:
+                values = sorted(
+                    r[0]
+                    for r in conn.execute(
+                        "SELECT duration_ms FROM attempts a JOIN transcripts t ON t.id = a.transcript_id "
+                        "WHERE a.tier = ? AND a.duration_ms > 0 ORDER BY t.started_at DESC LIMIT ?",
+                        (tier, int(recent)),
+                    )
+                )
+                if values:
+                    out[tier] = values[len(values) // 2]
+        return out
+
     def list(self, offset: int = 0, limit: int = 50) -> list[Transcript]:
         with self.db.read() as conn:
             rows = conn.execute(

@@ -138,6 +138,25 @@ class Notice(Event):
 Listener = Callable[[Event], None]
 
 
+@dataclass(frozen=True)
+class DriftRaised(Event):
+    event_id: int
+    artifact_id: str
+    name: str
+    type: str
+    severity: float
+    action: str  # evolve | schedule | log | explained (a machine-wide slowdown: nobody blamed)
+
+
+@dataclass(frozen=True)
+class EvolutionFinished(Event):
+    evolution_id: int
+    artifact_id: str
+    status: str  # promoted | rejected | failed | timeout
+    reason: str
+    candidate_id: str | None = None
+
+
 class EventBus:
     """Synchronous fan-out; listeners must be quick and thread-safe (e.g. post a message)."""
 

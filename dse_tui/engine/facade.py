@@ -14,7 +14,11 @@ from typing import Any
 
 from dse_tui.engine import paths
 from dse_tui.engine.errors import BadInput, NotFound
-from dse_tui.engine.events import EventBus, Progress
+from dse_tui.engine.events import EventBus, Notice, Progress
+from dse_tui.engine.evolution.evolve import EvolutionResult, EvolutionSettings, Evolver
+from dse_tui.engine.evolution.generator import Generator, LadderGenerator
+from dse_tui.engine.evolution.jobs import EvolveKind
+from dse_tui.engine.evolution.optimizer import OptimizeKind, Optimizer
 from dse_tui.engine.jobs import ConfirmKind, JobRunner, ReembedKind, RollupKind, VerifyKind
 from dse_tui.engine.library.find import Finder, Match
 from dse_tui.engine.library.indexing import Indexer
@@ -22,10 +26,15 @@ from dse_tui.engine.library.reuse import Reuser, ReuseSettings
 from dse_tui.engine.library.run import Runner, RunOutcome
 from dse_tui.engine.library.starter import StarterImport
 from dse_tui.engine.library.storing import Catalog
+from dse_tui.engine.library.threshold import AdaptiveThreshold
 from dse_tui.engine.library.verify import Verdict, Verifier
 from dse_tui.engine.sandbox import Sandbox, select_sandbox
 from dse_tui.engine.specs.results import TestResults
 from dse_tui.engine.specs.spec import Spec, parse_spec
+from dse_tui.engine.telemetry.batcher import MetricsBatcher
+from dse_tui.engine.telemetry.cost import CostSettings
+from dse_tui.engine.telemetry.monitor import DriftMonitor
+from dse_tui.engine.telemetry.reference import ReferenceClock
 from dse_tui.store import (
     Artifact,
     ArtifactRepository,
@@ -45,6 +54,9 @@ from dse_tui.store import (
 )
 from dse_tui.store.confirmations import ConfirmationRepository, spec_hash
 from dse_tui.store.db import MMAP_BYTES
+from dse_tui.store.drift import DriftRepository
+from dse_tui.store.evolutions import EvolutionRepository
+from dse_tui.store.feedback import FeedbackRepository
 from dse_tui.store.vectors import VIEWS
 
 
@@ -77,6 +89,9 @@ class Engine:
         self.vectors = self.indexes["description"]
         self.words = WordIndex(self.db)
         self.metrics = MetricsRepository(self.db)
+        self.drift = DriftRepository(self.db)
+        self.evolutions = EvolutionRepository(self.db)
+        self.feedback = FeedbackRepository(self.db)
         self.transcripts = TranscriptLog(self.db)
         self.ledger = Ledger(self.db)
         self._sandbox = sandbox
@@ -85,22 +100,52 @@ class Engine:
         self._index_ready = False
         self.background_jobs = False  # the TUI sets it: it runs queued jobs itself, off the UI thread
         self._abandoned_closed = False
+        self._pressure: Any = None
 
+        self.cost = CostSettings.load()
+        self.monitor = DriftMonitor(
+            self.drift,
+            ReferenceClock(DriftRepository.reference_in, DriftRepository.put_reference_in),
+            self.events,
+            pressure=self._pressure_for_drift,
+            on_evolve=self._queue_drift_evolution,
+        )
+        # every execution's metrics leave the run path here; a long-lived engine flushes them in
+        # the background, a one-shot command when it closes
+        self.telemetry = MetricsBatcher(
+            self.db, self.metrics, self.artifacts, background=not one_shot, on_flush=[self.monitor.absorb]
+        )
+        self.auto_evolve = True  # drift with severity >= evolve_at queues an evolution job
+        self.threshold = AdaptiveThreshold(self.feedback)
         self.indexer = Indexer(self.db, self.indexes, self.words, self._model, lambda texts: self.embedder.embed(texts))
         self.catalog = Catalog(self.db, self.artifacts, self.indexer, self._get_sandbox, self.events)
         self.finder = Finder(self.artifacts, self.indexes, self.words, self.embed, self.ensure_index)
-        self.verifier = Verifier(self.artifacts, self._get_sandbox, self.events)
-        self.runner = Runner(self.db, self.artifacts, self.metrics, self._get_sandbox, self.events)
+        self.verifier = Verifier(self.artifacts, self._get_sandbox, self.events, self.telemetry.submit)
+        self.runner = Runner(
+            self.artifacts, self.telemetry, self._get_sandbox, self.events, lambda cpu_ms: self.cost.execution(cpu_ms)
+        )
         self.confirmations = ConfirmationRepository(self.db)
         self.reuser = Reuser(
-            self.db,
             self.finder,
             self.verifier,
             self.artifacts,
-            self.metrics,
+            self.telemetry.submit,
             self._get_sandbox,
             self.confirmations,
             self._queue_confirmation,
+            self.threshold.current,
+        )
+        self.evolver = Evolver(
+            self.artifacts, self.metrics, self.drift, self.evolutions, self.catalog, self._get_sandbox, self.events
+        )
+        self.generator_factory: Callable[[str, EvolutionSettings], Generator] = self._ladder_generator
+        self.optimizer = Optimizer(
+            self.artifacts,
+            self.metrics,
+            self.drift,
+            self.evolutions,
+            self.evolver.evolve,
+            lambda artifact_id, settings: self.generator_factory(artifact_id, settings),
         )
         self.jobs = JobRunner(
             JobRepository(self.db),
@@ -111,6 +156,13 @@ class Engine:
                 "confirm": ConfirmKind(
                     self.artifacts, self.confirmations, self._get_sandbox, self.events, ReuseSettings().strong_strength
                 ),
+                "evolve": EvolveKind(
+                    self.evolver,
+                    self.evolutions,
+                    lambda artifact_id, settings: self.generator_factory(artifact_id, settings),
+                    EvolutionSettings.load,
+                ),
+                "optimize": OptimizeKind(self.optimizer, EvolutionSettings.load),
             },
             self.events,
         )
@@ -163,6 +215,7 @@ class Engine:
         self._index_ready = True
 
     def close(self) -> None:
+        self.telemetry.close()  # a clean exit loses no metric point
         if self.embedder_process and self._embedder is not None:
             self._embedder.close()
         self.db.close()
@@ -244,6 +297,7 @@ class Engine:
         return self.finder.settings().find_floor
 
     def resolve(self, name_or_id: str) -> Artifact:
+        self.flush_metrics()  # what this process ran is counted in what it reads back
         ref = (name_or_id or "").strip()
         if not ref:
             raise BadInput("name or id is empty")
@@ -265,7 +319,12 @@ class Engine:
         return self.artifacts.edges(artifact_id)
 
     def recent_metrics(self, artifact_id: str, limit: int = 20) -> list[MetricPoint]:
+        self.flush_metrics()
         return self.metrics.latest(artifact_id, limit)
+
+    def flush_metrics(self) -> int:
+        """Write the queued metric points now (readers in this process see their own runs)."""
+        return self.telemetry.flush() if self.telemetry.pending() else 0
 
     def store_stats(self) -> dict[str, Any]:
         return {"path": str(self.db.path), **self.artifacts.stats(), **self._model_stats()}
@@ -325,6 +384,7 @@ class Engine:
         if budget_usd is not None and not (math.isfinite(budget_usd) and budget_usd >= 0):
             raise BadInput(f"the budget must be a number of USD >= 0, got {budget_usd}")
         self.close_abandoned_asks()
+        settings = self._under_pressure(settings or AskSettings())
         services = AskServices(
             self.reuser,
             self.finder,
@@ -341,13 +401,36 @@ class Engine:
             spec,
             max_tier=max_tier,
             budget_usd=budget_usd,
-            settings=settings or AskSettings(),
+            settings=settings,
             ladder=ladder,
             providers=providers,
             cancel=cancel,
             on_event=on_event,
         )
-        return asker.run()
+        try:
+            return asker.run()
+        finally:
+            self.flush_metrics()  # an ask is not the hot run path: its reuse is counted at once
+
+    def _under_pressure(self, settings: Any) -> Any:
+        """The ask's settings with the pressure now and each tier's recorded latency; the
+        decision is logged with its readings. Sensors that fail leave the ask unconstrained."""
+        import dataclasses
+
+        if settings.pressure is not None:
+            return settings
+        try:
+            assessment = self.pressure(log=False)
+        except (OSError, ValueError) as exc:
+            self.events.publish(Notice("pressure unavailable: " + str(exc)))
+            return settings
+        latencies = self.transcripts.tier_latencies()
+        self._pressure.decide(
+            assessment,
+            f"ask under {assessment.level.value}: providers allowed {', '.join(assessment.allowed_tiers)}; "
+            f"latency ceiling {assessment.max_latency_ms} ms",
+        )
+        return dataclasses.replace(settings, pressure=assessment, tier_latency_ms=latencies)
 
     def close_abandoned_asks(self) -> int:
         """Asks left running by a process that is gone become 'interrupted' (once per engine)."""
@@ -369,6 +452,119 @@ class Engine:
 
     def spent_today(self) -> float:
         return self.ledger.spent_today()
+
+    # -- the living system: drift, evolution, the batch optimizer, feedback ------------------
+
+    def drift_report(self) -> dict[str, Any]:
+        """Detector state per artifact and the drift events, read from state (no point scan)."""
+        from dse_tui.engine.telemetry.report import drift_report
+
+        self.flush_metrics()
+        return drift_report(self.drift)
+
+    def dismiss_drift(self, event_id: int) -> None:
+        from dse_tui.engine.telemetry.report import dismiss
+
+        dismiss(self.drift, event_id)
+
+    def _queue_drift_evolution(self, artifact_id: str, event_id: int) -> None:
+        if not self.auto_evolve:
+            return
+        event_type = self.drift.get(event_id)
+        evolution_id = self.evolutions.create(
+            artifact_id, event_type.type if event_type else "latency", "drift", event_id
+        )
+        self.jobs.submit("evolve", {"evolution_id": evolution_id}, key=f"evolve:{artifact_id}")
+
+    def evolve(
+        self,
+        ref: str | Artifact,
+        *,
+        drift: str | None = None,
+        generator: Generator | None = None,
+        settings: EvolutionSettings | None = None,
+        event_id: int | None = None,
+    ) -> EvolutionResult:
+        """Evolve the artifact now (`dse evolve`), for its open drift or, without one, for speed."""
+        artifact = ref if isinstance(ref, Artifact) else self.resolve(ref)
+        if drift is None:
+            open_events = self.drift.list(statuses=["open"], artifact_id=artifact.id, limit=1)
+            drift, event_id = (open_events[0].type, open_events[0].id) if open_events else ("user", event_id)
+        settings = settings or EvolutionSettings.load()
+        evolution_id = self.evolutions.create(artifact.id, drift, "user", event_id)
+        if event_id is not None:
+            self.drift.set_status(event_id, "evolving")
+        result = self.evolver.evolve(evolution_id, generator or self.generator_factory(artifact.id, settings), settings)
+        if event_id is not None and result.status != "promoted":
+            self.drift.set_status(event_id, "open")
+        return result
+
+    def _ladder_generator(self, artifact_id: str, settings: EvolutionSettings) -> Generator:
+        from dse_tui.engine.generation.providers import load_ladder_config
+
+        artifact = self.artifacts.get(artifact_id)
+        allowed = None
+        assessment = self.pressure(log=False)
+        if assessment is not None:
+            allowed = set(assessment.allowed_tiers) - {"reuse"}
+        start = (artifact.provenance or {}).get("tier") if artifact else None
+        return LadderGenerator(load_ladder_config(), self.ledger, start_tier=start, allowed_providers=allowed)
+
+    def rollback(self, ref: str) -> tuple[Artifact, Artifact]:
+        return self.evolver.rollback(self.resolve(ref))
+
+    def list_evolutions(self, ref: str | None = None, limit: int = 20) -> list[Any]:
+        artifact_id = self.resolve(ref).id if ref else None
+        return self.evolutions.list(artifact_id=artifact_id, limit=limit)
+
+    def optimize(self, *, budget_usd: float | None = None, force: bool = False, now: Any = None) -> dict[str, Any]:
+        """Start (or resume) a batch optimization run and run it to its end."""
+        from datetime import datetime
+
+        now = now or datetime.now().astimezone()
+        budget = self.optimizer.settings.daily_budget_usd if budget_usd is None else budget_usd
+        if not (math.isfinite(budget) and budget >= 0):
+            raise BadInput(f"the budget must be a number of USD >= 0, got {budget}")
+        refusal = self.optimizer.refusal(force, now)
+        if refusal:
+            return {"ran": False, "why": refusal}
+        self.flush_metrics()
+        resumed = [
+            j for j in self.jobs.jobs.list(limit=50) if j.kind == "optimize" and j.state in ("queued", "running")
+        ]
+        if resumed:
+            job = resumed[0]
+        else:
+            run_id = self.evolutions.start_run(budget, force)
+            ranked = self.optimizer.ranked()
+            self.evolutions.update_run(run_id, 0.0, {"ranked": ranked, "results": []}, finished=False)
+            job = self.jobs.submit(
+                "optimize", {"run_id": run_id, "budget_usd": budget, "ranked": ranked}, key="optimize"
+            )
+        self.jobs.run_pending(kinds=["optimize"])
+        run = self.evolutions.run(int(job.params["run_id"])) or {}
+        return {"ran": True, "resumed": bool(resumed), **run}
+
+    def metrics_report(self, ref: str) -> dict[str, Any]:
+        from dse_tui.engine.telemetry.report import metrics_report
+
+        artifact = self.resolve(ref)
+        return metrics_report(artifact, self.metrics, self.drift, self.threshold)
+
+    def judge_output(self, ref: str, accepted: bool) -> dict[str, Any]:
+        """A user's accept or reject of an artifact's output; moves its quality threshold."""
+        return self.threshold.judge(self.resolve(ref), accepted)
+
+    def pressure(self, *, urgency: str | None = None, override: str | None = None, log: bool = True) -> Any:
+        """The pressure assessment now (readings, level and why, tiers allowed)."""
+        from dse_tui.engine.pressure.service import PressureService
+
+        if self._pressure is None:
+            self._pressure = PressureService(self.db, one_shot=self.one_shot)
+        return self._pressure.assess(urgency=urgency, override=override, log=log)
+
+    def _pressure_for_drift(self) -> Any:
+        return self.pressure(log=False)
 
     # -- reporting -----------------------------------------------------------------------
 

@@ -25,3 +25,28 @@ def starter_library() -> list[tuple[Path, Path]]:
     return [
         (code, code.with_suffix(".yaml")) for code in sorted(folder.glob("*.py")) if code.with_suffix(".yaml").exists()
     ]
+
+
+def living(section: str) -> dict:
+    """One section of presets/living.yaml, with the keys of $DSE_LIVING_FILE laid over it.
+    Unknown keys in the override are errors (a typo must not silently keep a default)."""
+    import os
+
+    import yaml
+
+    shipped = yaml.safe_load((presets_dir() / "living.yaml").read_text(encoding="utf-8")) or {}
+    values = dict(shipped.get(section) or {})
+    override_path = os.environ.get("DSE_LIVING_FILE")
+    if override_path:
+        try:
+            override = yaml.safe_load(Path(override_path).read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise ValueError(f"{override_path}: cannot be read ({exc})") from None
+        given = override.get(section) or {}
+        if not isinstance(given, dict):
+            raise ValueError(f"{override_path}: {section} must be a mapping")
+        unknown = set(given) - set(values)
+        if unknown:
+            raise ValueError(f"{override_path}: unknown keys in {section}: {', '.join(sorted(unknown))}")
+        values.update(given)
+    return values

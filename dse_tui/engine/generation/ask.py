@@ -57,6 +57,11 @@ class AskSettings:
     daily_budget_usd: float | None = None  # None: the ladder's (models.yaml daily_budget_usd)
     request_budget_usd: float | None = None  # None: only the daily limit applies
     exclude_examples: frozenset[str] = frozenset()  # artifact names never shown as examples (benchmarks)
+    # pressure (engine.pressure): the assessment whose level decides which tiers may run, and
+    # each tier's recorded median latency that its ceiling is checked against (before an ask
+    # starts; a running call is never killed for it)
+    pressure: Any = None
+    tier_latency_ms: dict[str, float] = field(default_factory=dict)
 
     def reuse(self) -> ReuseSettings:
         return ReuseSettings(
@@ -179,6 +184,18 @@ class Asker:
             if self.max_tier not in names:
                 raise BadInput(f"unknown tier '{self.max_tier}' (tiers: {', '.join(names)})")
             tiers = tiers[: names.index(self.max_tier) + 1]
+        if self.settings.pressure is not None:
+            from dse_tui.engine.pressure.levels import allowed_tiers
+
+            latency = self.settings.tier_latency_ms
+            allowed, refusals = allowed_tiers(
+                self.settings.pressure, [(t.name, t.provider, latency.get(t.name)) for t in tiers]
+            )
+            for tier in tiers:
+                if tier.name not in allowed:
+                    why = next((r for r in refusals if r.startswith(tier.name)), f"{tier.name}: refused by pressure")
+                    self.skip(tier, why)
+            tiers = [t for t in tiers if t.name in allowed]
         return tiers
 
     def usable_tiers(self) -> list[TierConfig]:

@@ -14,14 +14,14 @@ from dse_tui.engine.specs.judge import run_spec
 from dse_tui.engine.specs.results import TestResults
 from dse_tui.engine.specs.spec import Spec
 from dse_tui.engine.specs.strength import STRONG_AT
+from dse_tui.engine.telemetry.batcher import Execution
 from dse_tui.store.artifacts import ArtifactRepository
 from dse_tui.store.confirmations import ConfirmationRepository
-from dse_tui.store.db import Database
-from dse_tui.store.metrics import MetricsRepository
 from dse_tui.store.records import Artifact, ArtifactState, MetricPoint, utcnow
 
 from .assess import verdict
 from .find import Finder, Match
+from .run import counted
 from .verify import Verifier
 
 
@@ -61,20 +61,20 @@ def alias(code: str, stored_function: str, wanted: str) -> str:
 class Reuser:
     def __init__(
         self,
-        db: Database,
         finder: Finder,
         verifier: Verifier,
         artifacts: ArtifactRepository,
-        metrics: MetricsRepository,
+        record: Callable[[Execution], None],
         sandbox: Callable[[], Sandbox],
         confirmations: ConfirmationRepository,
         queue_confirmation: Callable[[str, str], None],
+        threshold: Callable[[Artifact], float] | None = None,
     ) -> None:
-        self.db = db
         self.finder = finder
         self.verifier = verifier
         self.artifacts = artifacts
-        self.metrics = metrics
+        self.record = record  # the telemetry batcher's submit
+        self.threshold = threshold  # the artifact's adaptive quality threshold (users' verdicts)
         self.sandbox = sandbox
         self.confirmations = confirmations
         self.queue_confirmation = queue_confirmation  # (spec text, artifact id): measured after the reply
@@ -93,7 +93,13 @@ class Reuser:
                     best[match.artifact.id] = match
         ranked = sorted(best.values(), key=lambda m: m.score, reverse=True)[: settings.candidates]
         floor = settings.min_similarity if settings.min_similarity is not None else self.finder.settings().reuse_floor
-        return [m for m in ranked if m.similarity >= floor]
+        return [
+            m
+            for m in ranked
+            if m.similarity >= floor
+            and m.artifact.superseded_by is None  # an evolved version serves in its place
+            and (self.threshold is None or m.artifact.quality_score >= self.threshold(m.artifact))
+        ]
 
     def try_reuse(self, task: str, spec: Spec, settings: ReuseSettings) -> ReuseOutcome:
         outcome = ReuseOutcome(None)
@@ -108,23 +114,20 @@ class Reuser:
                 alias(artifact.content, artifact.function, spec.function), spec, self.sandbox(), coverage=False
             )
             if results.all_passed:
-                at = utcnow()
-                with self.db.write():
-                    self.metrics.record(
-                        [
-                            MetricPoint(
-                                artifact.id,
-                                at,
-                                "reuse",
-                                True,
-                                run_ms=(time.perf_counter() - started) * 1000,
-                                cpu_ms=results.cpu_ms,
-                                peak_mb=results.peak_memory_mb,
-                            )
-                        ]
-                    )
-                    self.artifacts.count_use(artifact.id, True, None, at)
-                outcome.artifact = self.artifacts.get(artifact.id) or artifact
+                point = MetricPoint(
+                    artifact.id,
+                    utcnow(),
+                    "reuse",
+                    True,
+                    run_ms=(time.perf_counter() - started) * 1000,
+                    cpu_ms=results.cpu_ms,
+                    peak_mb=results.peak_memory_mb,
+                    cache_hit=True,
+                    tier="reuse",
+                    quality=1.0,
+                )
+                self.record(Execution(point))
+                outcome.artifact = counted(artifact, point)
                 outcome.results = results
                 outcome.confirmation, outcome.strength = self.confirmation(spec, outcome.artifact, settings)
                 return outcome

@@ -1,10 +1,11 @@
 """Running an artifact once in the sandbox, measured: every run leaves a metric point, moves
-the usage counters at once and offers its inputs to the artifact's reservoir."""
+the usage counters and offers its inputs to the artifact's reservoir, all queued to the
+telemetry batcher (written off the run path, in one transaction per batch)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from dse_tui.engine.errors import BadInput, DSEError
@@ -13,9 +14,8 @@ from dse_tui.engine.sandbox import Sandbox
 from dse_tui.engine.specs.compare import jsonable
 from dse_tui.engine.specs.judge import call_function
 from dse_tui.engine.specs.results import CallResult
+from dse_tui.engine.telemetry.batcher import Execution, MetricsBatcher
 from dse_tui.store.artifacts import ArtifactRepository
-from dse_tui.store.db import Database
-from dse_tui.store.metrics import MetricsRepository
 from dse_tui.store.records import Artifact, ArtifactState, MetricPoint, utcnow
 
 
@@ -54,17 +54,17 @@ class RunOutcome:
 class Runner:
     def __init__(
         self,
-        db: Database,
         artifacts: ArtifactRepository,
-        metrics: MetricsRepository,
+        telemetry: MetricsBatcher,
         sandbox: Callable[[], Sandbox],
         events: EventBus,
+        price: Callable[[float | None], float | None],
     ) -> None:
-        self.db = db
         self.artifacts = artifacts
-        self.metrics = metrics
+        self.telemetry = telemetry
         self.sandbox = sandbox
         self.events = events
+        self.price = price  # CPU milliseconds -> USD (telemetry.cost)
 
     def run(self, artifact: Artifact, inputs: dict[str, Any], *, source: str = "run") -> RunOutcome:
         if not isinstance(inputs, dict):
@@ -86,12 +86,21 @@ class Runner:
             cpu_ms=call.cpu_ms,
             peak_mb=call.memory_mb,
             error=call.error,
+            cost_usd=self.price(call.cpu_ms),
+            cache_hit=False,
+            tier=call.sandbox,
         )
-        with self.db.write():
-            self.metrics.record([metric])
-            self.artifacts.count_use(artifact.id, call.ok, metric.function_ms, at)
-            if call.ok and source == "run":
-                self.metrics.record_inputs(artifact.id, inputs, at)
-        refreshed = self.artifacts.get(artifact.id) or artifact
+        recorded = inputs if call.ok and source == "run" else None
+        self.telemetry.submit(Execution(metric, count_use=True, inputs=recorded))
         self.events.publish(ArtifactRan(artifact.id, call.ok, call.execution_time_ms))
-        return RunOutcome(refreshed, call, metric)
+        return RunOutcome(counted(artifact, metric), call, metric)
+
+
+def counted(artifact: Artifact, metric: MetricPoint) -> Artifact:
+    """The artifact with this run counted, as the store will have it once the batch is flushed."""
+    if not metric.success:
+        return replace(artifact, failure_count=artifact.failure_count + 1, last_used=metric.at)
+    avg, uses = artifact.avg_execution_time_ms, artifact.usage_count + 1
+    if metric.function_ms is not None:
+        avg += (metric.function_ms - avg) / uses
+    return replace(artifact, usage_count=uses, avg_execution_time_ms=avg, last_used=metric.at)

@@ -14,8 +14,9 @@ from dse_tui.engine.specs import quality
 from dse_tui.engine.specs.judge import run_spec
 from dse_tui.engine.specs.results import TestResults
 from dse_tui.engine.specs.spec import Spec, parse_spec
+from dse_tui.engine.telemetry.batcher import Execution
 from dse_tui.store.artifacts import ArtifactRepository
-from dse_tui.store.records import Artifact, ArtifactState
+from dse_tui.store.records import Artifact, ArtifactState, MetricPoint, utcnow
 
 from .assess import assess
 
@@ -29,10 +30,17 @@ class Verdict:
 
 
 class Verifier:
-    def __init__(self, artifacts: ArtifactRepository, sandbox: Callable[[], Sandbox], events: EventBus) -> None:
+    def __init__(
+        self,
+        artifacts: ArtifactRepository,
+        sandbox: Callable[[], Sandbox],
+        events: EventBus,
+        record: Callable[[Execution], None] | None = None,
+    ) -> None:
         self.artifacts = artifacts
         self.sandbox = sandbox
         self.events = events
+        self.record = record  # the telemetry batcher's submit: each re-verification is a quality point
 
     def verify(self, artifact: Artifact) -> Verdict:
         try:
@@ -42,6 +50,18 @@ class Verifier:
         results = run_spec(artifact.content, spec, self.sandbox())
         if results.ended == "interrupted":  # DSE is stopping: no verdict either way
             return Verdict(artifact, artifact.state, artifact.state_reason, results)
+        if self.record is not None and results.checks:
+            point = MetricPoint(
+                artifact.id,
+                utcnow(),
+                "spec",
+                results.all_passed,
+                run_ms=results.wall_ms,
+                cpu_ms=results.cpu_ms,
+                peak_mb=results.peak_memory_mb,
+                quality=results.passed / len(results.checks),
+            )
+            self.record(Execution(point, count_use=False))
         if results.all_passed:
             return self._record(artifact, ArtifactState.VERIFIED, None, results, spec)
         return self._record(
