@@ -28,8 +28,10 @@ from textual.worker import Worker, WorkerState
 from dse_tui.engine import shutdown
 from dse_tui.engine.events import JobFinished, JobProgress, Progress
 from dse_tui.screens.ask import AskScreen
+from dse_tui.screens.drift import DriftScreen
 from dse_tui.screens.help import HelpScreen, key_display, key_rows
 from dse_tui.screens.library import LibraryScreen
+from dse_tui.screens.pressure import PressureScreen
 from dse_tui.screens.transcripts import TranscriptsScreen
 from dse_tui.screens.widgets.glyphs import g
 from dse_tui.screens.widgets.host import PaletteCommand, ShellStatus
@@ -40,7 +42,13 @@ if TYPE_CHECKING:
 
 EXIT_GRACE_S = 5.0
 JOB_WORDS = {"verify": "verifying artifacts", "reembed": "indexing artifacts", "rollup": "rolling up metrics"}
-MODE_NAMES = {"library": "Library", "ask": "Ask", "transcripts": "Log"}  # as the footer and the palette say
+MODE_NAMES = {
+    "library": "Library",
+    "ask": "Ask",
+    "transcripts": "Log",
+    "pressure": "Pressure",
+    "drift": "Drift",
+}  # as the footer and the palette say
 DEFAULT_THEME = "ansi-dark"  # ANSI colours: readable on the Linux console and over any SSH terminal
 
 
@@ -73,7 +81,13 @@ class DSEApp(App):
     TITLE = "DSE"
     CSS_PATH = "app.tcss"
     # Each top-level area is a mode with its own screen stack.
-    MODES = {"library": LibraryScreen, "ask": AskScreen, "transcripts": TranscriptsScreen}
+    MODES = {
+        "library": LibraryScreen,
+        "ask": AskScreen,
+        "transcripts": TranscriptsScreen,
+        "pressure": PressureScreen,
+        "drift": DriftScreen,
+    }
     DEFAULT_MODE = "library"
     COMMANDS = App.COMMANDS | {ScreenCommands}
     BINDINGS = [
@@ -108,6 +122,20 @@ class DSEApp(App):
             "Log",
             id="app.transcripts",
             tooltip="Transcripts: what each ask sent to each model tier, its replies, failures and code diffs",
+        ),
+        Binding(
+            "f6",
+            "switch_mode('pressure')",
+            "Pressure",
+            id="app.pressure",
+            tooltip="Live pressure gauges: the level, why, and which tiers it allows",
+        ),
+        Binding(
+            "f7",
+            "switch_mode('drift')",
+            "Drift",
+            id="app.drift",
+            tooltip="Drift alerts: evolve, dismiss, see the evidence, roll back",
         ),
     ]
 
@@ -306,6 +334,18 @@ class DSEApp(App):
                 "Transcripts: prompts, replies, failures and code diffs of every ask",
                 lambda: self.switch_mode("transcripts"),
                 "app.transcripts",
+            ),
+            PaletteCommand(
+                "app: pressure",
+                "Live gauges, the pressure level and the tiers it allows",
+                lambda: self.switch_mode("pressure"),
+                "app.pressure",
+            ),
+            PaletteCommand(
+                "app: drift",
+                "Drift alerts and evolutions with their evidence",
+                lambda: self.switch_mode("drift"),
+                "app.drift",
             ),
             PaletteCommand("app: keys", "Show what every key of this screen does", self.action_toggle_help, "app.keys"),
             PaletteCommand("app: sandbox", "What isolates the code DSE runs", self.show_sandbox),

@@ -111,7 +111,8 @@ def small_disk():
 
 
 def fill(disk: Path) -> None:
-    with open(disk / "filler", "wb") as fh:
+    # unbuffered: a buffered tail would be flushed by close() and raise ENOSPC there
+    with open(disk / "filler", "wb", buffering=0) as fh:
         try:
             while True:
                 fh.write(b"\0" * 65536)
