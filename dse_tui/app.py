@@ -128,6 +128,7 @@ class DSEApp(App):
             "switch_mode('pressure')",
             "Pressure",
             id="app.pressure",
+            show=False,  # no room left in an 80-column footer: F1 and the palette list it
             tooltip="Live pressure gauges: the level, why, and which tiers it allows",
         ),
         Binding(
@@ -135,6 +136,7 @@ class DSEApp(App):
             "switch_mode('drift')",
             "Drift",
             id="app.drift",
+            show=False,  # no room left in an 80-column footer: F1 and the palette list it
             tooltip="Drift alerts: evolve, dismiss, see the evidence, roll back",
         ),
     ]

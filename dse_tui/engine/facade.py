@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import threading
+import weakref
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -115,6 +116,9 @@ class Engine:
         self.telemetry = MetricsBatcher(
             self.db, self.metrics, self.artifacts, background=not one_shot, on_flush=[self.monitor.absorb]
         )
+        # an engine dropped without close() (a one-shot command returning) still writes its
+        # queued points: when it is collected, or at the latest at interpreter exit
+        self._flush_on_exit = weakref.finalize(self, self.telemetry.close)
         self.auto_evolve = True  # drift with severity >= evolve_at queues an evolution job
         self.threshold = AdaptiveThreshold(self.feedback)
         self.indexer = Indexer(self.db, self.indexes, self.words, self._model, lambda texts: self.embedder.embed(texts))

@@ -55,9 +55,9 @@ def value(usage: int, potential_share: float, cost_per_execution: float | None) 
 def roi(usage: int, old_cost: float | None, gain: float | None, optimization_cost: float) -> dict[str, Any]:
     """From recorded costs and the measured gain (1 - new/old time); never an assumed 50%."""
     if old_cost is None or gain is None:
-        return {"savings_usd": None, "roi": None, "why": "no recorded cost or no measured gain"}
+        return {"savings_usd": None, "roi": None, "roi_why": "no recorded cost or no measured gain"}
     new_cost = old_cost * (1.0 - gain)
     savings = usage * (old_cost - new_cost)
     if optimization_cost <= 0:
-        return {"savings_usd": savings, "roi": None, "why": "nothing was spent: ROI is undefined"}
-    return {"savings_usd": savings, "roi": (savings - optimization_cost) / optimization_cost, "why": "measured"}
+        return {"savings_usd": savings, "roi": None, "roi_why": "nothing was spent: ROI is undefined"}
+    return {"savings_usd": savings, "roi": (savings - optimization_cost) / optimization_cost, "roi_why": "measured"}

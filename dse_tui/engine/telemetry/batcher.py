@@ -9,9 +9,7 @@ exit flushes what is left, and a kill loses at most the batch not yet flushed (a
 
 from __future__ import annotations
 
-import atexit
 import threading
-import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -68,7 +66,6 @@ class MetricsBatcher:
         self._thread: threading.Thread | None = None
         self.flushed = 0
         self.failed_flushes = 0
-        atexit.register(_flush_at_exit, weakref.ref(self))
 
     # -- the run path: cheap --------------------------------------------------------------
 
@@ -154,12 +151,3 @@ class MetricsBatcher:
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout=10)
         self.flush()
-
-
-def _flush_at_exit(ref: weakref.ref) -> None:
-    batcher = ref()
-    if batcher is not None and batcher.pending():
-        try:
-            batcher.close()
-        except Exception:  # noqa: BLE001 - at exit a closed store cannot take them; nothing to tell
-            pass
