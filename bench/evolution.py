@@ -65,7 +65,7 @@ def has_duplicate(items):
     return False
 """
 DUP_CANDIDATES = {
-    "slower": "def has_duplicate(items):\n    seen = []\n    for x in items:\n        if x in seen:\n            return True\n        seen = seen + [x]\n    return False\n",
+    "slower": "def has_duplicate(items):\n    pairs = [(a, b) for i, a in enumerate(items) for j, b in enumerate(items) if i != j]\n    return any(a == b for a, b in pairs)\n",
     "wrong": "def has_duplicate(items):\n    if len(items) > 100:\n        return False\n    return len(set(items)) != len(items)\n",
     "fast": "def has_duplicate(items):\n    return len(set(items)) != len(items)\n",
 }
@@ -127,6 +127,14 @@ class Pool:
         from dse_tui.engine.evolution.generator import Generated
 
         return Generated(f"```python\n{self.candidates[self.draw()]}```", 0.0, "scripted")
+
+
+def _outcome(attempt: dict) -> str:
+    if attempt.get("promoted"):
+        return "promoted"
+    if attempt.get("contender"):
+        return f"contender ({attempt['paired']['gain'] * 100:.0f}% faster, not the fastest)"
+    return attempt.get("rejected", "?")
 
 
 def _engine(home: str):
@@ -198,7 +206,12 @@ def quadratic(tmp: str, seed: int, attempts: int, embedded: bool) -> None:
 
     rng = random.Random(seed)
     short = [{"items": rng.sample(range(1000), 20)} for _ in range(250)]
-    long_ = [{"items": rng.sample(range(100_000), 400)} for _ in range(150)]
+    long_ = []
+    for _ in range(150):
+        items = rng.sample(range(100_000), 400)
+        if rng.random() < 0.5:  # half the long lists hold a duplicate somewhere
+            items[rng.randrange(200, 400)] = items[rng.randrange(0, 200)]
+        long_.append({"items": items})
     oracle_cases = []
     for _ in range(40):
         items = rng.sample(range(10_000), rng.choice([5, 50, 300, 800]))
@@ -241,7 +254,7 @@ def quadratic(tmp: str, seed: int, attempts: int, embedded: bool) -> None:
             "reason": result.reason,
             "seconds": round(seconds, 1),
             "noise_floor": result.evidence.get("noise_floor", {}).get("gap"),
-            "attempts": [a.get("rejected", "promoted") for a in result.evidence.get("attempts", [])],
+            "attempts": [_outcome(a) for a in result.evidence.get("attempts", [])],
             "oracle_correct": _oracle_correct(engine, evolved, "has_duplicate", oracle_cases) if evolved else None,
             "oracle_speedup": round(_oracle_speedup(engine, DUP_SLOW, evolved, "has_duplicate", timing), 2) if evolved else 1.0,
         }
@@ -285,7 +298,7 @@ def new_shape(tmp: str, seed: int, attempts: int) -> None:
         status=result.status,
         reason=result.reason,
         drawn=pool.drawn,
-        attempts=[a.get("rejected", "promoted") for a in result.evidence.get("attempts", [])],
+        attempts=[_outcome(a) for a in result.evidence.get("attempts", [])],
         oracle_correct=_oracle_correct(engine, evolved, "to_int", oracle) if evolved else _oracle_correct(engine, INT_OLD, "to_int", oracle),
         resample_baseline={
             "drawn": baseline["drawn"],

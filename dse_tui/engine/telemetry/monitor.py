@@ -86,8 +86,7 @@ class DriftMonitor:
         states: dict[str, ArtifactDrift] = {}
         counts: dict[str, int] = {}
         for artifact_id in ids:
-            text = known.get(seqs[artifact_id])
-            states[artifact_id] = ArtifactDrift.from_json(text) if text else ArtifactDrift()
+            states[artifact_id] = load_state(known.get(seqs[artifact_id]))
         for p in usage:
             state = states[p.artifact_id]
             timed = p.source in USAGE_SOURCES
@@ -179,3 +178,14 @@ class DriftMonitor:
         )
         if action == "evolve" and self.on_evolve is not None:
             self.on_evolve(artifact_id, event_id)
+
+
+def load_state(text: str | None) -> ArtifactDrift:
+    """The stored detector state; a fresh one where there is none or it cannot be read (an
+    older state format, a damaged row): detection starts again, metrics still land."""
+    if not text:
+        return ArtifactDrift()
+    try:
+        return ArtifactDrift.from_json(text)
+    except (ValueError, KeyError, TypeError):
+        return ArtifactDrift()

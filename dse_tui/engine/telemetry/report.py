@@ -10,7 +10,8 @@ from dse_tui.store.drift import DriftRepository
 from dse_tui.store.metrics import MetricsRepository
 from dse_tui.store.records import Artifact
 
-from .detectors import DRIFT_TABLE, ArtifactDrift, DriftType
+from .detectors import DRIFT_TABLE, DriftType
+from .monitor import load_state
 
 
 def table() -> list[dict[str, Any]]:
@@ -30,10 +31,7 @@ def drift_report(drift: DriftRepository, *, limit: int = 200) -> dict[str, Any]:
     events = drift.list(limit=limit)
     watched = []
     for artifact_id, name, text in drift.all_states():
-        try:
-            summary = ArtifactDrift.from_json(text).summary()
-        except (ValueError, KeyError, TypeError):
-            summary = {"unreadable": True}
+        summary = load_state(text).summary()
         watched.append({"artifact_id": artifact_id, "name": name, "summary": summary})
     return {
         "open": [e.to_dict() for e in events if e.status in ("open", "evolving")],
@@ -54,7 +52,7 @@ def dismiss(drift: DriftRepository, event_id: int) -> None:
     drift.set_status(event_id, "dismissed", "dismissed by the user")
     text = drift.state(event.artifact_id)
     if text:
-        state = ArtifactDrift.from_json(text)
+        state = load_state(text)
         state.rebaseline(DriftType(event.type))
         drift.put_state(event.artifact_id, state.to_json(), int(state.summary().get("points", 0)))
 
@@ -78,7 +76,7 @@ def metrics_report(
         "cost_per_execution_usd": cost,
         "quality_threshold": threshold.current(artifact),
         "threshold_moves": threshold.feedback.moves(artifact.id),
-        "drift": ArtifactDrift.from_json(text).summary() if text else None,
+        "drift": load_state(text).summary() if text else None,
         "latest": [
             {
                 "at": p.at.isoformat(),
