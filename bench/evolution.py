@@ -99,7 +99,8 @@ def to_int(text):
 """
 INT_CANDIDATES = {
     "still_failing": INT_OLD.replace("raise ValueError(\"not a number: \" + text)", "raise ValueError(\"bad: \" + text)"),
-    "wrong": "def to_int(text):\n    text = text.strip()\n    if not text.lstrip('-').isdigit():\n        raise ValueError(text)\n    return abs(int(text))\n",
+    # passes the spec (its numbers are short or positive), loses the sign of longer negatives
+    "wrong": "def to_int(text):\n    text = text.strip()\n    if not text or not (text.isdigit() or (text[0] == '-' and text[1:].isdigit())):\n        raise ValueError('not a number: ' + text)\n    return int(text) if len(text) < 3 else abs(int(text))\n",
     "fix": "def to_int(text):\n    text = text.strip()\n    if not text or not (text.isdigit() or (text[0] == '-' and text[1:].isdigit())):\n        raise ValueError('not a number: ' + text)\n    return int(text)\n",
 }
 
@@ -282,7 +283,8 @@ def new_shape(tmp: str, seed: int, attempts: int) -> None:
     spaced = [{"text": f" {rng.randint(-999, 999)} "} if rng.random() < 0.3 else {"text": str(rng.randint(0, 99))} for _ in range(150)]
     _drive(engine, artifact, plain)
     detected, events = _drive(engine, artifact, spaced, start_index=len(plain))
-    oracle = [({"text": t}, int(t.strip())) for t in (" 5", "-12 ", " 0 ", "77", "-3")] + [({"text": "x1"}, ValueError)]
+    oracle = [({"text": t}, int(t.strip())) for t in (" 5", "-12 ", " 0 ", "77", "-3", "-450", " -78 ")]
+    oracle.append(({"text": "x1"}, ValueError))
     pool = Pool(INT_CANDIDATES, seed)
     result = engine.evolve(artifact.id, drift="errors", generator=pool, settings=EvolutionSettings.load(attempts=attempts))
     evolved = result.candidate.content if result.candidate else None
@@ -335,12 +337,18 @@ def machine_wide(tmp: str, seed: int) -> None:
         for h in hogs:
             h.join()
     recent, before = engine.metrics.last_against_before(artifact.id, recent=150, before=250)
+    reference = engine.monitor.reference
     queued = [j for j in engine.list_jobs() if j.kind == "evolve"]
     emit(
         bench="evolution",
         scenario="machine_wide",
         slowdown=round((recent.p50_ms or 0) / (before.p50_ms or 1), 2),
-        events=[{"type": e.type, "status": e.status, "explanation": e.explanation} for e in events],
+        before_p50_ms=before.p50_ms,
+        hogged_p50_ms=recent.p50_ms,
+        events=[
+            {"type": e.type, "status": e.status, "explanation": e.explanation, "machine": e.figures.get("machine")}
+            for e in events
+        ],
         blamed=[e.type for e in events if e.status == "open"],
         evolutions_queued=len(queued),
         ok=not queued and not [e for e in events if e.status == "open"],

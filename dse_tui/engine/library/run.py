@@ -90,7 +90,8 @@ class Runner:
             cache_hit=False,
             tier=call.sandbox,
         )
-        recorded = inputs if call.ok and source == "run" else None
+        # failing calls are kept too: they are what a reliability evolution must learn to answer
+        recorded = inputs if source == "run" else None
         self.telemetry.submit(Execution(metric, count_use=True, inputs=recorded))
         self.events.publish(ArtifactRan(artifact.id, call.ok, call.execution_time_ms))
         return RunOutcome(counted(artifact, metric), call, metric)

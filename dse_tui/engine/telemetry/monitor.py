@@ -35,6 +35,7 @@ class DriftSettings:
     before: int = 900
     machine_slowdown: float = 1.3
     blame_beyond_machine: float = 1.5
+    machine_stall_pct: float = 20.0
     evolve_at: float = 0.7
     schedule_at: float = 0.4
 
@@ -106,7 +107,7 @@ class DriftMonitor:
                 if kind in open_types:
                     continue
                 explanation = None
-                if kind == DriftType.LATENCY.value:
+                if kind in (DriftType.LATENCY.value, DriftType.COST.value):  # both follow CPU time
                     if machine is None:
                         machine = self._machine(conn)
                     explanation = self._explained(alert, machine)
@@ -125,6 +126,7 @@ class DriftMonitor:
             if assessment is not None:
                 figures["pressure"] = getattr(assessment, "level", None) and assessment.level.value
                 figures["pressure_reasons"] = list(getattr(assessment, "reasons", []))
+                figures["cpu_stall_pct"] = getattr(assessment.readings, "psi_cpu_some10", None)
         return figures
 
     def _explained(self, alert: Alert, machine: dict[str, Any]) -> str | None:
@@ -141,6 +143,9 @@ class DriftMonitor:
         if machine.get("pressure") == "high":
             reasons = "; ".join(machine.get("pressure_reasons") or []) or "high pressure"
             return f"the machine is under high pressure: {reasons}"
+        stall = machine.get("cpu_stall_pct")
+        if isinstance(stall, (int, float)) and stall >= self.settings.machine_stall_pct:
+            return f"the machine is contended: tasks waited for a CPU {stall:.0f}% of the last 10 s"
         return None
 
     def _raise(

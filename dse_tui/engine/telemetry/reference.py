@@ -16,9 +16,11 @@ META_KEY = "reference_ms"
 
 
 def workload() -> int:
-    """~3-5 ms of interpreter work on these machines: loops, arithmetic, a dict, a sort."""
+    """~12 ms of interpreter work on these machines: loops, arithmetic, a dict, a sort. Long
+    enough that a process just woken up does not run it whole on the scheduler's wake-up
+    bonus: a loaded machine shows in it."""
     total, seen = 0, {}
-    for i in range(20_000):
+    for i in range(80_000):
         total = (total * 31 + i) % 1_000_003
         seen[i & 255] = total
     return total + len(sorted(seen.values()))
