@@ -95,6 +95,10 @@ class LibraryScreen(EngineScreen):
                 tooltip="Copy the highlighted artifact's code to the clipboard (OSC 52: works over SSH)", show=False),
         Binding("w", "save_code", "Save", id="library.save",
                 tooltip="Write the highlighted artifact's code to NAME.py in the directory DSE was started in", show=False),
+        Binding("plus", "judge(True)", "Accept", id="library.accept", show=False,
+                tooltip="Say the highlighted artifact's output was right: its quality threshold follows"),
+        Binding("minus", "judge(False)", "Reject", id="library.reject", show=False,
+                tooltip="Say the highlighted artifact's output was wrong: its quality threshold follows"),
     ]
 
     # -- messages from workers ------------------------------------------------------------
@@ -510,6 +514,21 @@ class LibraryScreen(EngineScreen):
             return
         self.notify(f"{artifact.name} written to {path}", title="Saved")
 
+    def action_judge(self, accepted: bool) -> None:
+        artifact = self.selected
+        if artifact is None or self.engine is None:
+            self.notify("Highlight an artifact first.", severity="warning")
+            return
+        self._judge(artifact.id, accepted)
+
+    @work(thread=True, exit_on_error=False, group="library-judge", name="record the verdict")
+    def _judge(self, artifact_id: str, accepted: bool) -> None:
+        assert self.engine is not None
+        out = self.engine.judge_output(artifact_id, accepted)
+        verdict = "accepted" if accepted else "rejected"
+        moved = f"threshold {out['old']:.2f} → {out['threshold']:.2f}: {out['why']}" if out["moved"] else out["why"]
+        self.app.call_from_thread(self.notify, g(visible(moved)), title=f"Output {verdict}")
+
     def action_page(self, step: int) -> None:
         offset = self.page_offset + step * self.PAGE_SIZE
         if 0 <= offset < self.row_total:
@@ -552,5 +571,9 @@ class LibraryScreen(EngineScreen):
                                self.action_copy_code, "library.copy"),
                 PaletteCommand("library: save code", f"Write {name}'s code to {name}.py here",
                                self.action_save_code, "library.save"),
+                PaletteCommand("library: accept output", f"{name}'s output was right (its quality threshold follows)",
+                               lambda: self.action_judge(True), "library.accept"),
+                PaletteCommand("library: reject output", f"{name}'s output was wrong (its quality threshold follows)",
+                               lambda: self.action_judge(False), "library.reject"),
             ]
         return commands

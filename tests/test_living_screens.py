@@ -91,3 +91,15 @@ async def test_a_drift_alert_shows_and_evolving_it_shows_the_evidence(engine):
         assert offer.prompts  # the scripted tier was asked
         await wait_until(pilot, lambda: not screen.events)  # the alert is resolved: no longer open
         assert engine.resolve("has_duplicate").version == 2
+
+
+async def test_accept_and_reject_keys_in_the_library_record_verdicts(library_engine):
+    app = DSEApp(engine=library_engine, import_starter=False, run_jobs=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        from test_library_screen import opened
+
+        await opened(pilot)
+        artifact = pilot.app.screen.selected
+        await pilot.press("plus", "minus")
+        await wait_until(pilot, lambda: len(library_engine.feedback.recent(artifact.id, 10)) == 2)
+        assert [a for a, _ in library_engine.feedback.recent(artifact.id, 10)] == [False, True]
