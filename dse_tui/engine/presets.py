@@ -50,3 +50,13 @@ def living(section: str) -> dict:
             raise ValueError(f"{override_path}: unknown keys in {section}: {', '.join(sorted(unknown))}")
         values.update(given)
     return values
+
+
+def living_settings(cls: type, section: str, **overrides: object):
+    """A settings dataclass (every field with a default) from a living.yaml section, each
+    value coerced to its default's type (`1` for a float field is 1.0; a bad value raises)."""
+    values = {**living(section), **overrides}
+    try:
+        return cls(**{key: type(getattr(cls, key))(value) for key, value in values.items()})
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"living.yaml {section}: {exc}") from None

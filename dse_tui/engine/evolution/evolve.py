@@ -63,8 +63,7 @@ class EvolutionSettings:
 
     @classmethod
     def load(cls, **overrides: Any) -> EvolutionSettings:
-        values = {**presets.living("evolution"), **overrides}
-        settings = cls(**{k: type(getattr(cls, k))(v) for k, v in values.items()})
+        settings = presets.living_settings(cls, "evolution", **overrides)
         for key in ("budget_usd", "timeout_s", "alpha", "min_gain", "strong_strength"):
             value = getattr(settings, key)
             if not (math.isfinite(value) and value >= 0):

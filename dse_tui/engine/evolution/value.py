@@ -24,8 +24,7 @@ class ValueSettings:
 
     @classmethod
     def load(cls) -> ValueSettings:
-        values = presets.living("value")
-        return cls(**{k: float(v) for k, v in values.items()})
+        return presets.living_settings(cls, "value")
 
     def tier(self, value: float | None) -> str:
         """The paper's tier by value: local below `low`... cloud up to `high`, deep above."""

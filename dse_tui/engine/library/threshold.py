@@ -24,8 +24,7 @@ class QualitySettings:
 
     @classmethod
     def load(cls) -> QualitySettings:
-        values = presets.living("quality")
-        return cls(**{k: type(getattr(cls, k))(v) for k, v in values.items()})
+        return presets.living_settings(cls, "quality")
 
 
 class AdaptiveThreshold:

@@ -41,8 +41,7 @@ class DriftSettings:
 
     @classmethod
     def load(cls) -> DriftSettings:
-        values = presets.living("drift")
-        settings = cls(**{k: type(getattr(cls, k))(v) for k, v in values.items()})
+        settings = presets.living_settings(cls, "drift")
         if not 0 < settings.schedule_at <= settings.evolve_at <= 1:
             raise ValueError("drift: need 0 < schedule_at <= evolve_at <= 1")
         return settings
