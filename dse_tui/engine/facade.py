@@ -474,6 +474,8 @@ class Engine:
     def _queue_drift_evolution(self, artifact_id: str, event_id: int) -> None:
         if not self.auto_evolve:
             return
+        if self.evolutions.list(artifact_id=artifact_id, statuses=["queued", "running"], limit=1):
+            return  # one evolution of an artifact at a time; the queued one will see this drift too
         event_type = self.drift.get(event_id)
         evolution_id = self.evolutions.create(
             artifact_id, event_type.type if event_type else "latency", "drift", event_id
