@@ -26,7 +26,7 @@ from textual.signal import Signal
 from textual.worker import Worker, WorkerState
 
 from dse_tui.engine import shutdown
-from dse_tui.engine.events import JobFinished, JobProgress, Progress
+from dse_tui.engine.events import DriftRaised, JobFinished, JobProgress, Progress
 from dse_tui.screens.ask import AskScreen
 from dse_tui.screens.drift import DriftScreen
 from dse_tui.screens.help import HelpScreen, key_display, key_rows
@@ -176,6 +176,7 @@ class DSEApp(App):
         self._owns_process = owns_process
         self._run_jobs = run_jobs
         self._jobs_stop = threading.Event()
+        self._jobs_running = threading.Lock()
         self.animation_level = "none"  # low-resource default: no animation over SSH or on a Pi
         self._home = home
         self._injected = engine
@@ -248,7 +249,17 @@ class DSEApp(App):
         engine.ensure_index()  # warm up now, so the first search does not wait for the model
         engine.embedder.load()
         if self._run_jobs:
-            engine.run_jobs(self._jobs_stop)  # e.g. verifying the starter library; progress as events
+            with self._jobs_running:
+                engine.run_jobs(self._jobs_stop)  # e.g. verifying the starter library; progress as events
+
+    @work(thread=True, exit_on_error=False, group="jobs", name="run the queued jobs")
+    def _run_queued_jobs(self) -> None:
+        if self._jobs_running.acquire(blocking=False):  # one runner at a time; it takes every queued job
+            try:
+                assert self.engine is not None
+                self.engine.run_jobs(self._jobs_stop)
+            finally:
+                self._jobs_running.release()
 
     @staticmethod
     def _sandbox_text(engine: Engine) -> tuple[str, str, str]:
@@ -294,6 +305,8 @@ class DSEApp(App):
                     else f"{JOB_WORDS.get(event.kind, event.kind)} {event.state}",
                 )
             )
+        if isinstance(event, DriftRaised) and event.action == "evolve" and self._run_jobs and self.engine is not None:
+            self._run_queued_jobs()  # the evolution that drift just queued runs now, not at the next start
         self.event_signal.publish(event)
 
     def _set_status(self, status: ShellStatus) -> None:

@@ -103,3 +103,14 @@ async def test_accept_and_reject_keys_in_the_library_record_verdicts(library_eng
         await pilot.press("plus", "minus")
         await wait_until(pilot, lambda: len(library_engine.feedback.recent(artifact.id, 10)) == 2)
         assert [a for a, _ in library_engine.feedback.recent(artifact.id, 10)] == [False, True]
+
+
+async def test_an_evolution_queued_by_drift_runs_while_the_tui_is_open(engine):
+    artifact = _slow_artifact(engine)
+    engine.generator_factory = lambda artifact_id, settings: Offer(FAST)
+    app = DSEApp(engine=engine, import_starter=False, run_jobs=True)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_until(pilot, lambda: pilot.app.engine is not None)
+        _step_up(engine, artifact)  # the flush raises a severe drift: an evolve job is queued
+        await wait_until(pilot, lambda: engine.resolve("has_duplicate").version == 2, timeout=120)
+        assert engine.evolutions.list(artifact_id=artifact.id)[0].status == "promoted"
