@@ -118,7 +118,7 @@ class Engine:
         )
         # an engine dropped without close() (a one-shot command returning) still writes its
         # queued points: when it is collected, or at the latest at interpreter exit
-        self._flush_on_exit = weakref.finalize(self, self.telemetry.close)
+        self._flush_on_exit = weakref.finalize(self, self.telemetry.close_unowned)
         self.auto_evolve = True  # drift with severity >= evolve_at queues an evolution job
         self.threshold = AdaptiveThreshold(self.feedback)
         self.indexer = Indexer(self.db, self.indexes, self.words, self._model, lambda texts: self.embedder.embed(texts))

@@ -8,6 +8,7 @@ Paths are joined under `root` so that tests can lay out a fake /proc and /sys.
 from __future__ import annotations
 
 import glob
+import math
 import os
 import sys
 import time
@@ -18,11 +19,19 @@ from typing import Any
 # Raspberry Pi firmware throttle bits (vcgencmd get_throttled): now, and since boot.
 THROTTLE_NOW = {0: "under-voltage", 1: "frequency capped", 2: "throttled", 3: "soft temperature limit"}
 THROTTLE_SINCE_BOOT = {16: "under-voltage", 17: "frequency capped", 18: "throttled", 19: "soft temperature limit"}
+# The Raspberry Pi kernel's firmware driver adds `get_throttled` (hex, no prefix) to the firmware
+# device; where that device sits depends on the board's device tree, hence the glob after the
+# usual places (searched once per Sensors: the hardware does not move).
 THROTTLE_PATHS = (
     "sys/devices/platform/soc/soc:firmware/get_throttled",
     "sys/devices/platform/soc:firmware/get_throttled",
 )
+THROTTLE_GLOBS = ("sys/devices/platform/*/*:firmware/get_throttled", "sys/devices/platform/*:firmware/get_throttled")
+# The same driver registers the `rpi_volt` hwmon (Documentation/hwmon/raspberrypi-hwmon.rst):
+# its in0_lcrit_alarm is the under-voltage-now bit alone, readable where get_throttled is not.
+RPI_VOLT_HWMON = "rpi_volt"
 MODEL_PATHS = ("proc/device-tree/model", "sys/firmware/devicetree/base/model")
+PLAUSIBLE_CELSIUS = (-40.0, 150.0)  # outside it a zone is switched off or broken, not hot
 
 
 @dataclass(frozen=True)
@@ -37,6 +46,7 @@ class Readings:
     psi_io_some10: float | None = None
     temperature_c: float | None = None
     throttled: int | None = None  # the firmware's raw bits
+    under_voltage_alarm: bool | None = None  # rpi_volt hwmon; bit 0 of `throttled` where that is read
     model: str | None = None
     platform: str = "linux"
     battery_percent: float | None = None
@@ -52,21 +62,28 @@ class Readings:
     def throttled_since_boot(self) -> bool | None:
         return None if self.throttled is None else bool(self.throttled & 0xF0000)
 
+    @property
+    def under_voltage_now(self) -> bool | None:
+        return bool(self.throttled & 1) if self.throttled is not None else self.under_voltage_alarm
+
     def throttle_reasons(self) -> list[str]:
         if self.throttled is None:
-            return []
+            return ["under-voltage now"] if self.under_voltage_alarm else []
         now = [w for bit, w in THROTTLE_NOW.items() if self.throttled >> bit & 1]
         before = [w for bit, w in THROTTLE_SINCE_BOOT.items() if self.throttled >> bit & 1]
         return [f"{w} now" for w in now] + [f"{w} since boot" for w in before]
 
     def unavailable(self) -> list[str]:
-        optional = [f.name for f in fields(self) if f.name not in ("at", "platform", "local_hour", "local_minute")]
-        return [name for name in optional if getattr(self, name) is None]
+        always = ("at", "platform", "local_hour", "local_minute")
+        # the hwmon alarm is only a fallback for bit 0 of `throttled`: not missed when that is read
+        known = ("under_voltage_alarm",) if self.throttled is not None else ()
+        return [f.name for f in fields(self) if f.name not in always + known and getattr(self, f.name) is None]
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["throttled_now"] = self.throttled_now
         data["throttled_since_boot"] = self.throttled_since_boot
+        data["under_voltage_now"] = self.under_voltage_now
         data["throttle_reasons"] = self.throttle_reasons()
         data["unavailable"] = self.unavailable()
         return data
@@ -81,15 +98,20 @@ class Sensors:
         localtime: Callable[[], time.struct_time] = time.localtime,
         cpu_interval: float | None = None,
     ) -> None:
-        """`cpu_interval`: None measures CPU use since the previous read (never blocks; the
-        TUI's polls); a one-shot command blocks that long instead, or it would measure itself
-        starting up."""
+        """`cpu_interval`: None measures CPU use since the previous psutil.cpu_percent call in
+        this process, never blocking (the TUI's polls); the first call measures since psutil was
+        imported, and a first 0.0 (too short to mean anything) is unavailable. A one-shot command
+        blocks that long instead, or it would measure itself starting up."""
         self.root = root
         self.cpu_interval = cpu_interval
         self._psutil = psutil_module
         self.clock = clock
         self.localtime = localtime
         self._primed = False
+        self._throttle_found: str | None = None  # the glob's find, searched once
+        self._throttle_searched = False
+        self._rpi_volt: str | None = None
+        self._rpi_volt_searched = False
 
     @property
     def psutil(self) -> Any:
@@ -124,7 +146,8 @@ class Sensors:
             psi_memory_full10=psi["memory"].get("full"),
             psi_io_some10=psi["io"].get("some"),
             temperature_c=self._temperature(),
-            throttled=self._throttled(),
+            throttled=(throttled := self._throttled()),
+            under_voltage_alarm=self._under_voltage_alarm() if throttled is None else None,
             model=model,
             platform="raspberry_pi" if model and "raspberry pi" in model.lower() else sys.platform,
             battery_percent=battery_percent,
@@ -135,8 +158,10 @@ class Sensors:
 
     def _cpu(self) -> float | None:
         try:
-            value = float(self.psutil.cpu_percent(interval=self.cpu_interval))
+            value = _finite(self.psutil.cpu_percent(interval=self.cpu_interval))
         except Exception:  # noqa: BLE001 - a sensor that fails is unavailable
+            return None
+        if value is None:
             return None
         if self.cpu_interval is None and not self._primed:  # the first call only starts the measurement
             self._primed = True
@@ -146,14 +171,18 @@ class Sensors:
     def _load(self) -> float | None:
         text = self._text("proc/loadavg")
         try:
-            cores = self.psutil.cpu_count() or os.cpu_count() or 1
-            return float(text.split()[0]) / cores if text else None
-        except (ValueError, IndexError, TypeError):
+            cores = self.psutil.cpu_count()
+        except Exception:  # noqa: BLE001
+            cores = None
+        cores = cores or os.cpu_count() or 1
+        try:
+            return _finite(text.split()[0], cores) if text else None
+        except IndexError:
             return None
 
     def _memory(self) -> float | None:
         try:
-            return float(self.psutil.virtual_memory().percent)
+            return _finite(self.psutil.virtual_memory().percent)
         except Exception:  # noqa: BLE001
             return None
 
@@ -166,11 +195,9 @@ class Sensors:
                 continue
             for item in parts[1:]:
                 key, _, value = item.partition("=")
-                if key == "avg10":
-                    try:
-                        out[parts[0]] = float(value)
-                    except ValueError:
-                        pass
+                number = _finite(value) if key == "avg10" else None
+                if number is not None and 0 <= number <= 100:
+                    out[parts[0]] = number
         return out
 
     def _temperature(self) -> float | None:
@@ -181,30 +208,52 @@ class Sensors:
                     value = int(f.read(64).strip()) / 1000.0
             except (OSError, ValueError):
                 continue
-            best = value if best is None else max(best, value)
+            if PLAUSIBLE_CELSIUS[0] <= value <= PLAUSIBLE_CELSIUS[1]:
+                best = value if best is None else max(best, value)
         if best is not None:
             return best
         reader = getattr(self.psutil, "sensors_temperatures", None)
         if reader is None:
             return None
         try:
-            entries = [t.current for group in (reader() or {}).values() for t in group if t.current is not None]
+            entries = [_finite(t.current) for group in (reader() or {}).values() for t in group]
         except Exception:  # noqa: BLE001
             return None
-        return max(entries) if entries else None
+        plausible = [c for c in entries if c is not None and PLAUSIBLE_CELSIUS[0] <= c <= PLAUSIBLE_CELSIUS[1]]
+        return max(plausible) if plausible else None
 
     def _throttled(self) -> int | None:
-        for relative in THROTTLE_PATHS:
+        found = self._find_throttle()
+        for relative in THROTTLE_PATHS + ((found,) if found else ()):
             text = self._text(relative)
             if text is None:
                 continue
             # the firmware driver prints hex without a prefix ("50005"); vcgencmd's "throttled=0x50005" too
             text = text.split("=")[-1].strip()
             try:
-                return int(text, 16)
+                value = int(text, 16)
             except ValueError:
                 return None
+            return value if value >= 0 else None
         return None
+
+    def _find_throttle(self) -> str | None:
+        if not self._throttle_searched:
+            self._throttle_searched = True
+            found = sorted(p for pattern in THROTTLE_GLOBS for p in glob.glob(self._path(pattern)))
+            self._throttle_found = os.path.relpath(found[0], self.root) if found else None
+        return self._throttle_found
+
+    def _under_voltage_alarm(self) -> bool | None:
+        if not self._rpi_volt_searched:
+            self._rpi_volt_searched = True
+            for name in sorted(glob.glob(self._path("sys/class/hwmon/hwmon*/name"))):
+                if self._text(os.path.relpath(name, self.root)) == RPI_VOLT_HWMON:
+                    self._rpi_volt = os.path.relpath(os.path.dirname(name), self.root)
+                    break
+        if self._rpi_volt is None:
+            return None
+        return {"0": False, "1": True}.get(self._text(os.path.join(self._rpi_volt, "in0_lcrit_alarm")) or "")
 
     def _battery(self) -> tuple[float | None, bool | None]:
         reader = getattr(self.psutil, "sensors_battery", None)
@@ -217,4 +266,14 @@ class Sensors:
         if battery is None:
             return None, None
         plugged = getattr(battery, "power_plugged", None)
-        return float(battery.percent), None if plugged is None else not plugged
+        percent = _finite(getattr(battery, "percent", None))
+        return percent, None if plugged is None or percent is None else not plugged
+
+
+def _finite(value: object, divisor: float = 1.0) -> float | None:
+    """A finite number, or None (unavailable) for anything else: nan, inf, text, None."""
+    try:
+        number = float(value) / divisor  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None

@@ -151,3 +151,11 @@ class MetricsBatcher:
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout=10)
         self.flush()
+
+    def close_unowned(self) -> None:
+        """close() for an engine collected or left open at exit: a store its owner already
+        closed cannot take the points, and there is no one left to tell."""
+        try:
+            self.close()
+        except (RuntimeError, StoreError, OSError):
+            pass
