@@ -177,6 +177,7 @@ class DSEApp(App):
         self._run_jobs = run_jobs
         self._jobs_stop = threading.Event()
         self._jobs_running = threading.Lock()
+        self._jobs_wanted = threading.Event()
         self.animation_level = "none"  # low-resource default: no animation over SSH or on a Pi
         self._home = home
         self._injected = engine
@@ -249,15 +250,24 @@ class DSEApp(App):
         engine.ensure_index()  # warm up now, so the first search does not wait for the model
         engine.embedder.load()
         if self._run_jobs:
-            with self._jobs_running:
-                engine.run_jobs(self._jobs_stop)  # e.g. verifying the starter library; progress as events
+            self._drain_jobs(engine)  # e.g. verifying the starter library; progress as events
 
     @work(thread=True, exit_on_error=False, group="jobs", name="run the queued jobs")
     def _run_queued_jobs(self) -> None:
-        if self._jobs_running.acquire(blocking=False):  # one runner at a time; it takes every queued job
+        assert self.engine is not None
+        self._drain_jobs(self.engine)
+
+    def _drain_jobs(self, engine: Engine) -> None:
+        """Run queued jobs until none is left, one runner at a time. A request that arrives
+        while another thread runs is not lost: that runner looks again before it stops."""
+        self._jobs_wanted.set()
+        while self._jobs_wanted.is_set() and not self._jobs_stop.is_set():
+            if not self._jobs_running.acquire(blocking=False):
+                return  # the runner holding it sees the request
             try:
-                assert self.engine is not None
-                self.engine.run_jobs(self._jobs_stop)
+                while self._jobs_wanted.is_set() and not self._jobs_stop.is_set():
+                    self._jobs_wanted.clear()
+                    engine.run_jobs(self._jobs_stop)
             finally:
                 self._jobs_running.release()
 
