@@ -274,3 +274,28 @@ def test_a_run_after_midnight_counts_against_the_new_day(engine):
     assert engine.optimizer.budget_left(1.0, 0.0, tomorrow.replace(hour=0, minute=5)) == pytest.approx(
         min(1.0, engine.optimizer.settings.daily_budget_usd)
     )
+
+
+def test_the_ladder_generator_checks_tiers_once_and_never_calls_past_the_budget(engine):
+    import threading
+
+    from dse_tui.engine.evolution.generator import GenerationRefused, LadderGenerator
+    from dse_tui.engine.generation.providers import Message
+
+    class Counting(ScriptedProvider):
+        checks = 0
+
+        def available(self):
+            Counting.checks += 1
+            return super().available()
+
+    free = Counting([f"```python\n{ADD_CODE}```"] * 3)
+    paid = Counting([f"```python\n{ADD_CODE}```"] * 3, name="paid")
+    ladder_ = ladder(tier("free"), tier("paid", price_in=1000.0, price_out=1000.0))
+    generator = LadderGenerator(ladder_, engine.ledger, providers={"free": free, "paid": paid})
+    messages = [Message("user", "x" * 400)]
+    stop = threading.Event()
+    assert generator.generate(messages, attempt=0, stronger=False, cancel=stop, budget_usd=0.0).tier == "free"
+    with pytest.raises(GenerationRefused, match="budget"):  # attempt 1 climbs to the paid tier: $0 left
+        generator.generate(messages, attempt=1, stronger=False, cancel=stop, budget_usd=0.0)
+    assert paid.calls == [] and Counting.checks == 2  # each tier's availability asked once

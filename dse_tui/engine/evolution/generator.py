@@ -60,6 +60,7 @@ class LadderGenerator:
         self.allowed = allowed_providers
         self.providers = dict(providers or {})
         self.skipped: list[str] = []
+        self._usable: list[TierConfig] | None = None
 
     def _provider(self, tier: TierConfig) -> Provider:
         if tier.name not in self.providers:
@@ -67,6 +68,10 @@ class LadderGenerator:
         return self.providers[tier.name]
 
     def usable(self) -> list[TierConfig]:
+        """The tiers that may be asked, found once per evolution (an HTTP tier's check is a
+        request; every attempt would repeat it)."""
+        if self._usable is not None:
+            return self._usable
         out = []
         for tier in self.ladder.tiers:
             if self.allowed is not None and tier.provider not in self.allowed:
@@ -80,6 +85,7 @@ class LadderGenerator:
                 out.append(tier)
             else:
                 self.skipped.append(f"{tier.name}: {reason}")
+        self._usable = out
         return out
 
     def generate(

@@ -80,8 +80,9 @@ class DriftMonitor:
             return
         ids = list(dict.fromkeys(p.artifact_id for p in usage))
         marks = ",".join("?" * len(ids))
-        seqs = dict(conn.execute(f"SELECT id, seq FROM artifacts WHERE id IN ({marks})", ids).fetchall())
-        names = dict(conn.execute(f"SELECT id, name FROM artifacts WHERE id IN ({marks})", ids).fetchall())
+        rows = conn.execute(f"SELECT id, seq, name FROM artifacts WHERE id IN ({marks})", ids).fetchall()
+        seqs = {r[0]: r[1] for r in rows}
+        names = {r[0]: r[2] for r in rows}
         known = self.repo.states_in(conn, seqs.values())
         states: dict[str, ArtifactDrift] = {}
         counts: dict[str, int] = {}
@@ -123,9 +124,9 @@ class DriftMonitor:
             except Exception:  # noqa: BLE001 - a sensor failing must not stop metrics from landing
                 assessment = None
             if assessment is not None:
-                figures["pressure"] = getattr(assessment, "level", None) and assessment.level.value
-                figures["pressure_reasons"] = list(getattr(assessment, "reasons", []))
-                figures["cpu_stall_pct"] = getattr(assessment.readings, "psi_cpu_some10", None)
+                figures["pressure"] = assessment.level.value
+                figures["pressure_reasons"] = list(assessment.reasons)
+                figures["cpu_stall_pct"] = assessment.readings.psi_cpu_some10
         return figures
 
     def _explained(self, alert: Alert, machine: dict[str, Any]) -> str | None:
