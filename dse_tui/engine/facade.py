@@ -108,7 +108,7 @@ class Engine:
             self.drift,
             ReferenceClock(DriftRepository.reference_in, DriftRepository.put_reference_in),
             self.events,
-            pressure=self._pressure_for_drift,
+            pressure=lambda: self.pressure(log=False),  # read only when latency drifts
             on_evolve=self._queue_drift_evolution,
         )
         # every execution's metrics leave the run path here; a long-lived engine flushes them in
@@ -519,10 +519,6 @@ class Engine:
     def rollback(self, ref: str) -> tuple[Artifact, Artifact]:
         return self.evolver.rollback(self.resolve(ref))
 
-    def list_evolutions(self, ref: str | None = None, limit: int = 20) -> list[Any]:
-        artifact_id = self.resolve(ref).id if ref else None
-        return self.evolutions.list(artifact_id=artifact_id, limit=limit)
-
     def optimize(self, *, budget_usd: float | None = None, force: bool = False, now: Any = None) -> dict[str, Any]:
         """Start (or resume) a batch optimization run and run it to its end."""
         from datetime import datetime
@@ -568,9 +564,6 @@ class Engine:
         if self._pressure is None:
             self._pressure = PressureService(self.db, one_shot=self.one_shot)
         return self._pressure.assess(urgency=urgency, override=override, log=log)
-
-    def _pressure_for_drift(self) -> Any:
-        return self.pressure(log=False)
 
     # -- reporting -----------------------------------------------------------------------
 
